@@ -1,0 +1,277 @@
+//! The command line. Parses arguments, loads the knowledge, opens the engine
+//! and runs one subcommand. This is the only place that turns errors into
+//! exit codes: 0 success, 2 bad usage or bad input, 1 internal failure.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::engine::Engine;
+use crate::knowledge::{self, Knowledge};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "safety-bot",
+    version,
+    about = "安全知识问答：回答居民的安全生产与生活安全问题",
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    /// 数据目录（索引等），也可用环境变量 SAFETY_BOT_DATA 设置
+    #[arg(long, global = true, env = "SAFETY_BOT_DATA", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// 知识库目录，也可用环境变量 SAFETY_BOT_KNOWLEDGE 设置
+    #[arg(
+        long,
+        global = true,
+        env = "SAFETY_BOT_KNOWLEDGE",
+        default_value = "knowledge"
+    )]
+    pub knowledge: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// 回答问题：给出问题，或从标准输入每行读一个问题
+    Ask {
+        /// 每个回答输出一行 JSON
+        #[arg(long)]
+        json: bool,
+        /// 问题（省略时从标准输入读取）
+        question: Vec<String>,
+    },
+    /// 在终端里对话，行为与机器人相同（/help、/topics、/hotline）
+    Chat,
+    /// 导出全部条目
+    Export {
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: ExportFormat,
+        /// 输出文件（省略时写到标准输出）
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// 检查知识库，逐条报告问题
+    Check,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum ExportFormat {
+    Jsonl,
+}
+
+/// An error on its way to the user: a Chinese message and an exit code.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: u8,
+    pub message: String,
+}
+
+impl CliError {
+    pub fn input(message: impl Into<String>) -> CliError {
+        CliError {
+            code: 2,
+            message: message.into(),
+        }
+    }
+    pub fn internal(message: impl Into<String>) -> CliError {
+        CliError {
+            code: 1,
+            message: message.into(),
+        }
+    }
+}
+
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            use clap::error::ErrorKind;
+            return match error.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                    let _ = error.print();
+                    ExitCode::SUCCESS
+                }
+                _ => {
+                    eprintln!(
+                        "命令行参数有误。用 safety-bot --help 查看用法。\n{}",
+                        error.render()
+                    );
+                    ExitCode::from(2)
+                }
+            };
+        }
+    };
+    match execute(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("错误：{}", error.message);
+            ExitCode::from(error.code)
+        }
+    }
+}
+
+fn execute(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Ask { json, question } => {
+            let engine = open_engine(&cli.knowledge, &cli.data_dir)?;
+            ask(&engine, json, &question)
+        }
+        Command::Chat => {
+            let engine = open_engine(&cli.knowledge, &cli.data_dir)?;
+            let stdin = std::io::stdin();
+            crate::chat::run(&engine, &cli.data_dir, stdin.lock(), std::io::stdout())
+                .map_err(|e| CliError::internal(format!("输出失败：{e}")))
+        }
+        Command::Export { format, output } => {
+            let knowledge = load_knowledge(&cli.knowledge)?;
+            export(&knowledge, format, output.as_deref())
+        }
+        Command::Check => check(&cli.knowledge),
+    }
+}
+
+/// Loads `knowledge/`, warning on stderr about problems that do not stop
+/// the bot from answering (run `check` for the full list).
+pub fn load_knowledge(dir: &Path) -> Result<Knowledge, CliError> {
+    let (knowledge, problems) =
+        knowledge::load_dir(dir).map_err(|p| CliError::input(p.to_string()))?;
+    if !problems.is_empty() {
+        eprintln!(
+            "提示：知识库有 {} 处问题，运行 safety-bot check 查看详情。",
+            problems.len()
+        );
+    }
+    if knowledge.entries.is_empty() {
+        return Err(CliError::input(format!(
+            "知识库 {} 里没有任何条目",
+            dir.display()
+        )));
+    }
+    Ok(knowledge)
+}
+
+pub fn open_engine(knowledge_dir: &Path, data_dir: &Path) -> Result<Engine, CliError> {
+    let knowledge = load_knowledge(knowledge_dir)?;
+    let (engine, _rebuilt) = Engine::open(knowledge, data_dir).map_err(|e| {
+        CliError::internal(format!(
+            "无法打开或建立索引（数据目录 {}）：{e}",
+            data_dir.display()
+        ))
+    })?;
+    Ok(engine)
+}
+
+fn ask(engine: &Engine, json: bool, question: &[String]) -> Result<(), CliError> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let answer = |line: &str, out: &mut dyn Write| -> std::io::Result<()> {
+        let reply = engine.ask(line);
+        if json {
+            writeln!(out, "{}", reply.to_json())
+        } else {
+            writeln!(out, "{}\n", reply.text())
+        }
+    };
+    let result = if question.is_empty() {
+        let stdin = std::io::stdin();
+        let mut input = stdin.lock();
+        let mut buffer = Vec::new();
+        loop {
+            buffer.clear();
+            match input.read_until(b'\n', &mut buffer) {
+                Ok(0) => break Ok(()),
+                Ok(_) => {
+                    let line = String::from_utf8_lossy(&buffer);
+                    let line = line.trim_end_matches(['\n', '\r']);
+                    if let Err(e) = answer(line, &mut out) {
+                        break Err(e);
+                    }
+                }
+                Err(e) => return Err(CliError::input(format!("读取标准输入失败：{e}"))),
+            }
+        }
+    } else {
+        answer(&question.join(" "), &mut out)
+    };
+    match result.and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        // The reader went away (`| head`): nothing more to say.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(CliError::internal(format!("输出失败：{e}"))),
+    }
+}
+
+fn export(
+    knowledge: &Knowledge,
+    format: ExportFormat,
+    output: Option<&Path>,
+) -> Result<(), CliError> {
+    let mut text = String::new();
+    match format {
+        ExportFormat::Jsonl => {
+            for entry in &knowledge.entries {
+                let line = serde_json::to_string(entry)
+                    .map_err(|e| CliError::internal(format!("导出失败：{e}")))?;
+                text.push_str(&line);
+                text.push('\n');
+            }
+        }
+    }
+    match output {
+        Some(path) => std::fs::write(path, text)
+            .map_err(|e| CliError::input(format!("无法写入 {}：{e}", path.display()))),
+        None => {
+            let mut out = std::io::stdout().lock();
+            match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    Err(CliError::internal(format!("输出失败：{e}")))
+                }
+                _ => Ok(()),
+            }
+        }
+    }
+}
+
+fn check(dir: &Path) -> Result<(), CliError> {
+    let (knowledge, problems) =
+        knowledge::load_dir(dir).map_err(|p| CliError::input(p.to_string()))?;
+    let mut counts: Vec<(&str, usize)> = knowledge::CATEGORIES
+        .iter()
+        .map(|c| {
+            (
+                *c,
+                knowledge
+                    .entries
+                    .iter()
+                    .filter(|e| e.category == *c)
+                    .count(),
+            )
+        })
+        .collect();
+    counts.retain(|(_, n)| *n > 0);
+    println!(
+        "共 {} 个条目、{} 个同义词组、{} 张应急卡片。",
+        knowledge.entries.len(),
+        knowledge.synonyms.len(),
+        knowledge.cards.len()
+    );
+    for (category, n) in counts {
+        println!("  {category}：{n}");
+    }
+    if problems.is_empty() {
+        println!("检查通过，没有发现问题。");
+        Ok(())
+    } else {
+        for problem in &problems {
+            println!("{problem}");
+        }
+        Err(CliError::input(format!(
+            "知识库有 {} 处问题，请逐条修改后再检查。",
+            problems.len()
+        )))
+    }
+}

@@ -1,0 +1,353 @@
+//! The tantivy index: one document per question wording, searched with a
+//! boolean OR of term queries built from analyzed text.
+//!
+//! Documents carry pre-tokenised words and bigrams (see `analysis`), the
+//! entry id (for deletion) and a numeric key (a fast field, to map hits back
+//! to entries without touching the doc store). The index is derived data: it
+//! lives under the data directory with the fingerprint of the knowledge it
+//! was built from, and is rebuilt whenever that fingerprint changes.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
+use tantivy::schema::{
+    FAST, Field, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions,
+};
+use tantivy::tokenizer::{PreTokenizedString, Token};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+use crate::analysis::Analyzer;
+use crate::knowledge::{Entry, Knowledge};
+use crate::text::normalize;
+
+/// Changes whenever the schema or the analysis changes, so that an index
+/// built by an older binary is rebuilt rather than misread.
+pub const INDEX_FORMAT: &str = "safety-bot-index-3";
+const FINGERPRINT_FILE: &str = "FINGERPRINT";
+const WRITER_BUDGET_BYTES: usize = 64_000_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("索引出错：{0}")]
+    Tantivy(#[from] tantivy::TantivyError),
+    #[error("索引目录读写失败：{0}")]
+    Io(#[from] std::io::Error),
+    #[error("索引目录出错：{0}")]
+    OpenDirectory(#[from] tantivy::directory::error::OpenDirectoryError),
+}
+
+#[derive(Clone, Copy)]
+struct Fields {
+    id: Field,
+    key: Field,
+    words: Field,
+    grams: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut builder = Schema::builder();
+    let text = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("raw")
+            .set_index_option(IndexRecordOption::WithFreqs),
+    );
+    let fields = Fields {
+        id: builder.add_text_field("id", STRING),
+        key: builder.add_u64_field("key", FAST),
+        words: builder.add_text_field("words", text.clone()),
+        grams: builder.add_text_field("grams", text),
+    };
+    (builder.build(), fields)
+}
+
+/// A hit: which entry, and how well one of its wordings matched.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hit {
+    pub key: u64,
+    pub score: f32,
+}
+
+/// The stable numeric key of an entry id (FNV-1a).
+pub fn entry_key(id: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in id.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+pub struct SearchIndex {
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+    /// Created on the first edit: a writer reserves its memory budget and
+    /// holds the index lock, which a read-only `ask` never needs.
+    writer: Mutex<Option<IndexWriter>>,
+}
+
+impl SearchIndex {
+    /// Opens the index under `data_dir/index` if it was built from exactly
+    /// this knowledge; otherwise builds it afresh (in a temporary directory
+    /// that replaces the old one only when complete). Returns the index and
+    /// whether it was rebuilt.
+    pub fn open_or_build(
+        data_dir: &Path,
+        knowledge: &Knowledge,
+        analyzer: &Analyzer,
+    ) -> Result<(SearchIndex, bool), IndexError> {
+        let path = data_dir.join("index");
+        let fingerprint = knowledge.fingerprint();
+        let current = std::fs::read_to_string(path.join(FINGERPRINT_FILE)).unwrap_or_default();
+        if current.trim() == fingerprint
+            && let Ok(index) = Index::open_in_dir(&path)
+            && let Ok(opened) = SearchIndex::from_index(index)
+        {
+            return Ok((opened, false));
+        }
+        std::fs::create_dir_all(data_dir)?;
+        let staging = data_dir.join(format!("index.building-{}", std::process::id()));
+        if staging.exists() {
+            std::fs::remove_dir_all(&staging)?;
+        }
+        std::fs::create_dir_all(&staging)?;
+        {
+            let (schema, _) = schema();
+            let index = Index::create_in_dir(&staging, schema)?;
+            let built = SearchIndex::from_index(index)?;
+            built.add_all(&knowledge.entries, analyzer)?;
+        }
+        std::fs::write(staging.join(FINGERPRINT_FILE), &fingerprint)?;
+        replace_dir(&staging, &path)?;
+        let index = Index::open_in_dir(&path)?;
+        Ok((SearchIndex::from_index(index)?, true))
+    }
+
+    /// Builds an index in memory (tests and benchmarks).
+    pub fn build_in_ram(entries: &[Entry], analyzer: &Analyzer) -> Result<SearchIndex, IndexError> {
+        let (schema, _) = schema();
+        let built = SearchIndex::from_index(Index::create_in_ram(schema))?;
+        built.add_all(entries, analyzer)?;
+        Ok(built)
+    }
+
+    fn from_index(index: Index) -> Result<SearchIndex, IndexError> {
+        let (_, fields) = schema();
+        let schema = index.schema();
+        let fields = Fields {
+            id: schema.get_field("id").unwrap_or(fields.id),
+            key: schema.get_field("key").unwrap_or(fields.key),
+            words: schema.get_field("words").unwrap_or(fields.words),
+            grams: schema.get_field("grams").unwrap_or(fields.grams),
+        };
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(SearchIndex {
+            index,
+            reader,
+            fields,
+            writer: Mutex::new(None),
+        })
+    }
+
+    fn add_all(&self, entries: &[Entry], analyzer: &Analyzer) -> Result<(), IndexError> {
+        let mut guard = self.writer()?;
+        let writer = guard.as_mut().expect("writer was just created");
+        for entry in entries {
+            for doc in self.documents(entry, analyzer) {
+                writer.add_document(doc)?;
+            }
+        }
+        writer.commit()?;
+        drop(guard);
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    fn writer(&self) -> Result<std::sync::MutexGuard<'_, Option<IndexWriter>>, IndexError> {
+        // A poisoned lock only means another edit panicked; the writer is
+        // still usable, tantivy rolls back uncommitted work.
+        let mut guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_none() {
+            *guard = Some(self.index.writer(WRITER_BUDGET_BYTES)?);
+        }
+        Ok(guard)
+    }
+
+    /// Replaces (or adds) one entry's documents and makes the change
+    /// searchable before returning.
+    pub fn upsert(&self, entry: &Entry, analyzer: &Analyzer) -> Result<(), IndexError> {
+        self.apply(&[], std::slice::from_ref(entry), analyzer)
+    }
+
+    /// Removes an entry's documents and makes the removal visible.
+    pub fn delete(&self, id: &str) -> Result<(), IndexError> {
+        let mut guard = self.writer()?;
+        let writer = guard.as_mut().expect("writer was just created");
+        writer.delete_term(Term::from_field_text(self.fields.id, id));
+        writer.commit()?;
+        drop(guard);
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Deletes `removed` ids and upserts `changed` entries in one commit.
+    pub fn apply(
+        &self,
+        removed: &[String],
+        changed: &[Entry],
+        analyzer: &Analyzer,
+    ) -> Result<(), IndexError> {
+        let mut guard = self.writer()?;
+        let writer = guard.as_mut().expect("writer was just created");
+        for id in removed {
+            writer.delete_term(Term::from_field_text(self.fields.id, id));
+        }
+        for entry in changed {
+            writer.delete_term(Term::from_field_text(self.fields.id, &entry.id));
+            for doc in self.documents(entry, analyzer) {
+                writer.add_document(doc)?;
+            }
+        }
+        writer.commit()?;
+        drop(guard);
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// The documents of one entry: its question, each alternate, and its
+    /// keywords together.
+    fn documents(&self, entry: &Entry, analyzer: &Analyzer) -> Vec<TantivyDocument> {
+        let key = entry_key(&entry.id);
+        let keywords = entry.keywords.join(" ");
+        let mut seen = HashSet::new();
+        entry
+            .wordings()
+            .chain(std::iter::once(keywords.as_str()))
+            .filter(|w| !w.trim().is_empty())
+            .filter_map(|wording| {
+                let normalized = normalize(wording);
+                if !seen.insert(normalized.clone()) {
+                    return None;
+                }
+                let analysis = analyzer.analyze_document(&normalized);
+                let mut doc = TantivyDocument::default();
+                doc.add_text(self.fields.id, &entry.id);
+                doc.add_u64(self.fields.key, key);
+                doc.add_pre_tokenized_text(self.fields.words, pre_tokenized(analysis.words));
+                doc.add_pre_tokenized_text(self.fields.grams, pre_tokenized(analysis.grams));
+                Some(doc)
+            })
+            .collect()
+    }
+
+    /// The best `limit` wordings for these terms, as entry keys with scores
+    /// (one entry may appear several times).
+    pub fn search(
+        &self,
+        words: &[String],
+        grams: &[String],
+        limit: usize,
+    ) -> Result<Vec<Hit>, IndexError> {
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut seen = HashSet::new();
+        for (field, terms) in [(self.fields.words, words), (self.fields.grams, grams)] {
+            for term in terms {
+                if seen.insert((field, term.as_str())) {
+                    clauses.push((
+                        Occur::Should,
+                        Box::new(TermQuery::new(
+                            Term::from_field_text(field, term),
+                            IndexRecordOption::WithFreqs,
+                        )),
+                    ));
+                }
+            }
+        }
+        if clauses.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let query = BooleanQuery::new(clauses);
+        let searcher = self.reader.searcher();
+        let top = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?;
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, address) in top {
+            let column = searcher
+                .segment_reader(address.segment_ord)
+                .fast_fields()
+                .u64("key")?;
+            if let Some(key) = column.first(address.doc_id) {
+                hits.push(Hit { key, score });
+            }
+        }
+        Ok(hits)
+    }
+
+    /// In how many wordings a word occurs, and how many wordings there are.
+    pub fn word_frequency(&self, word: &str) -> (u64, u64) {
+        let searcher = self.reader.searcher();
+        let df = searcher
+            .doc_freq(&Term::from_field_text(self.fields.words, word))
+            .unwrap_or(0);
+        (df, searcher.num_docs())
+    }
+
+    /// Bytes the index takes on disk (0 in memory).
+    pub fn size_on_disk(dir: &Path) -> u64 {
+        fn walk(path: &Path) -> u64 {
+            let Ok(listing) = std::fs::read_dir(path) else {
+                return 0;
+            };
+            listing
+                .filter_map(Result::ok)
+                .map(|item| match item.metadata() {
+                    Ok(meta) if meta.is_dir() => walk(&item.path()),
+                    Ok(meta) => meta.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        }
+        walk(&dir.join("index"))
+    }
+}
+
+fn pre_tokenized(terms: Vec<String>) -> PreTokenizedString {
+    let mut offset = 0;
+    let tokens = terms
+        .iter()
+        .enumerate()
+        .map(|(position, term)| {
+            let token = Token {
+                offset_from: offset,
+                offset_to: offset + term.len(),
+                position,
+                text: term.clone(),
+                position_length: 1,
+            };
+            offset += term.len() + 1;
+            token
+        })
+        .collect();
+    PreTokenizedString {
+        text: terms.join(" "),
+        tokens,
+    }
+}
+
+/// Moves a finished `staging` directory into place at `target`.
+fn replace_dir(staging: &Path, target: &Path) -> std::io::Result<()> {
+    let old: PathBuf = target.with_extension(format!("old-{}", std::process::id()));
+    if target.exists() {
+        std::fs::rename(target, &old)?;
+    }
+    std::fs::rename(staging, target)?;
+    if old.exists() {
+        let _ = std::fs::remove_dir_all(&old);
+    }
+    Ok(())
+}

@@ -1,0 +1,36 @@
+//! The integration tests, in one binary so they share one build and one
+//! fixture engine.
+//!
+//! - `behaviour`: questions in, outcomes out, through one `check` helper.
+//! - `robustness`: input that must never crash or be read as syntax.
+//! - `cli`: the command line and its JSON contract, on the real binary.
+//! - `corpus`: the shipped `knowledge/` meets the corpus rules.
+
+mod behaviour;
+mod cli;
+mod corpus;
+mod robustness;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use safety_bot::engine::Engine;
+
+pub fn fixture_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/knowledge")
+}
+
+pub fn shipped_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("knowledge")
+}
+
+/// One engine over the fixture corpus, built once per test run.
+pub fn fixture_engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let (knowledge, problems) =
+            safety_bot::knowledge::load_dir(&fixture_dir()).expect("fixture loads");
+        assert!(problems.is_empty(), "fixture problems: {problems:?}");
+        Engine::in_memory(knowledge).expect("fixture engine")
+    })
+}
