@@ -12,6 +12,7 @@
 //! - `engine`: the answer core — a question in, a `Reply` out.
 //! - `reply`: the reply as data, its plain-text and JSON renderings.
 //! - `event`: the consultation-day notice staff publish.
+//! - `store`: SQLite under the data directory: question log, feedback.
 //! - `chat`: the console conversation (`safety-bot chat`).
 //! - `cli`: the command line; only it turns errors into exit codes.
 
@@ -23,5 +24,6 @@ pub mod event;
 pub mod index;
 pub mod knowledge;
 pub mod reply;
+pub mod store;
 pub mod text;
 pub mod triage;
