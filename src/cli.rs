@@ -37,10 +37,16 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// 回答问题：给出问题，或从标准输入每行读一个问题
+    ///
+    /// 从标准输入批量读取且输出不是终端时（管道、文件），默认每个回答输出一行 JSON；
+    /// 用 --text 改为文字。
     Ask {
         /// 每个回答输出一行 JSON
-        #[arg(long)]
+        #[arg(long, conflicts_with = "text")]
         json: bool,
+        /// 输出给人看的文字（即使输出到管道）
+        #[arg(long)]
+        text: bool,
         /// 问题（省略时从标准输入读取）
         question: Vec<String>,
     },
@@ -116,7 +122,16 @@ pub fn run() -> ExitCode {
 
 fn execute(cli: Cli) -> Result<(), CliError> {
     match cli.command {
-        Command::Ask { json, question } => {
+        Command::Ask {
+            json,
+            text,
+            question,
+        } => {
+            use std::io::IsTerminal;
+            // A batch from standard input into a pipe is read by a program:
+            // JSON lines unless text is asked for.
+            let batch_to_program = question.is_empty() && !std::io::stdout().is_terminal();
+            let json = json || (batch_to_program && !text);
             let engine = open_engine(&cli.knowledge, &cli.data_dir)?;
             ask(&engine, json, &question)
         }

@@ -465,7 +465,10 @@ pub fn load_dir(dir: &Path) -> Result<(Knowledge, Vec<Problem>), Problem> {
             Ok(text) => {
                 for (n, line) in text.lines().enumerate() {
                     let mut parts = line.split_whitespace();
-                    let Some(_word) = parts.next() else { continue };
+                    let Some(word) = parts.next() else { continue };
+                    if word.starts_with('#') {
+                        continue;
+                    }
                     if let Some(freq) = parts.next()
                         && freq.parse::<usize>().is_err()
                     {
