@@ -40,6 +40,10 @@ const STOP_WORDS: &[&str] = &[
     "为啥",
     "干啥",
     "干嘛",
+    "干吗",
+    "哪一年",
+    "哪年",
+    "是从",
     "哪",
     "哪些",
     "哪里",
@@ -215,6 +219,52 @@ const STOP_PHRASES_TO_JOIN: &[&str] = &[
     "是不是",
 ];
 
+/// Words that ask for a service the bot does not give: prices and shopping,
+/// bills and accounts, exams and recruiting, recommendations, leisure. A
+/// question that uses one is about that service unless the entry speaks of
+/// it too, so the engine weighs these words heavily.
+pub const OFF_SERVICE_WORDS: &[&str] = &[
+    "多少钱",
+    "价格",
+    "价钱",
+    "便宜",
+    "性价比",
+    "哪里买",
+    "在哪买",
+    "去哪买",
+    "怎么买",
+    "网购",
+    "品牌",
+    "牌子",
+    "推荐",
+    "续航",
+    "缴费",
+    "交费",
+    "充值",
+    "开户",
+    "过户",
+    "报名",
+    "报考",
+    "考证",
+    "招聘",
+    "应聘",
+    "工资",
+    "股票",
+    "理财",
+    "贷款",
+    "旅游",
+    "签证",
+    "电影",
+    "好吃",
+    "餐厅",
+    "菜谱",
+    "做法",
+    "减肥",
+    "笑话",
+    "翻译",
+    "天气预报",
+];
+
 /// What analysis of one text yields.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Analysis {
@@ -236,7 +286,7 @@ impl Analyzer {
     /// dictionary (jieba text format) and the synonym groups.
     pub fn new(user_dict: &str, synonym_groups: &[Vec<String>]) -> Analyzer {
         let mut jieba = Jieba::new();
-        for phrase in STOP_PHRASES_TO_JOIN {
+        for phrase in STOP_PHRASES_TO_JOIN.iter().chain(OFF_SERVICE_WORDS) {
             jieba.add_word(phrase, None, None);
         }
         for line in user_dict.lines() {
@@ -280,6 +330,12 @@ impl Analyzer {
         }
     }
 
+    /// How often a word occurs in general Chinese, by jieba's dictionary
+    /// (for a word it does not list, jieba's estimate from its parts).
+    pub fn general_frequency(&self, word: &str) -> usize {
+        self.jieba.suggest_freq(word)
+    }
+
     pub fn is_stop_word(&self, word: &str) -> bool {
         self.stop_words.contains(word)
     }
@@ -310,7 +366,7 @@ impl Analyzer {
     fn analyze(&self, normalized: &str, search_mode: bool) -> Analysis {
         let mut analysis = Analysis::default();
         let mut run = String::new();
-        for token in self.jieba.cut(normalized, true) {
+        for token in self.jieba.cut(normalized, false) {
             let word = token.word;
             if !word.chars().any(is_word_char) || self.is_stop_word(word) {
                 flush_bigrams(&mut run, &mut analysis.grams);

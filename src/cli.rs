@@ -47,6 +47,9 @@ pub enum Command {
         /// 输出给人看的文字（即使输出到管道）
         #[arg(long)]
         text: bool,
+        /// 列出候选条目及各项得分，便于排查为什么这样回答
+        #[arg(long, conflicts_with = "json")]
+        explain: bool,
         /// 问题（省略时从标准输入读取）
         question: Vec<String>,
     },
@@ -125,8 +128,13 @@ fn execute(cli: Cli) -> Result<(), CliError> {
         Command::Ask {
             json,
             text,
+            explain,
             question,
         } => {
+            if explain {
+                let engine = open_engine(&cli.knowledge, &cli.data_dir)?;
+                return explain_question(&engine, &question.join(" "));
+            }
             use std::io::IsTerminal;
             // A batch from standard input into a pipe is read by a program:
             // JSON lines unless text is asked for.
@@ -218,6 +226,34 @@ fn ask(engine: &Engine, json: bool, question: &[String]) -> Result<(), CliError>
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(CliError::internal(format!("输出失败：{e}"))),
     }
+}
+
+fn explain_question(engine: &Engine, question: &str) -> Result<(), CliError> {
+    let reply = engine.ask(question);
+    let (weights, candidates) = engine.explain(question, 8);
+    let mut out = String::new();
+    out.push_str("检索词及权重：");
+    for (word, weight) in &weights {
+        out.push_str(&format!(" {word}({weight:.2})"));
+    }
+    out.push_str("\n候选（覆盖度 / 贴近度 / BM25 / 综合分）：\n");
+    for c in &candidates {
+        out.push_str(&format!(
+            "  {:.3} / {:.3} / {:6.2} / {:.3}  {}  {}\n",
+            c.coverage, c.closeness, c.bm25, c.score, c.id, c.question
+        ));
+    }
+    out.push_str(&format!(
+        "结论：{:?}{}\n",
+        reply.outcome,
+        if reply.urgent.is_some() {
+            "（紧急）"
+        } else {
+            ""
+        }
+    ));
+    print!("{out}");
+    Ok(())
 }
 
 fn export(

@@ -33,6 +33,8 @@ pub struct Reply {
     /// Related questions under an answer, or the other suggestions.
     pub related: Vec<Arc<Entry>>,
     pub score: f32,
+    /// How much of the question the best candidate covers (0..1).
+    pub coverage: f32,
     /// Nothing to search for was left once question words were removed.
     pub empty_question: bool,
 }
