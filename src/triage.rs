@@ -16,7 +16,8 @@ use crate::text::normalize;
 /// Longest gap a `*` in a trigger spans, in characters.
 pub const MAX_GAP_CHARS: usize = 6;
 
-/// The message is about preventing or understanding, not about now.
+/// The message is about preventing or understanding — or about what follows
+/// afterwards (insurance, liability, fines) — not about danger now.
 const PREVENTION_MARKERS: &[&str] = &[
     "预防",
     "防止",
@@ -42,6 +43,17 @@ const PREVENTION_MARKERS: &[&str] = &[
     "准备哪些",
     "准备什么",
     "提前",
+    "算不算",
+    "算工伤",
+    "工伤",
+    "赔偿",
+    "怎么赔",
+    "责任",
+    "罚款",
+    "处罚",
+    "保险",
+    "报销",
+    "认定",
 ];
 
 /// The message imagines or recalls a danger rather than reporting one.
