@@ -4,12 +4,14 @@
 //! - `behaviour`: questions in, outcomes out, through one `check` helper.
 //! - `robustness`: input that must never crash or be read as syntax.
 //! - `cli`: the command line and its JSON contract, on the real binary.
+//! - `triage`: danger-now messages versus look-alikes, over the shipped cards.
 //! - `corpus`: the shipped `knowledge/` meets the corpus rules.
 
 mod behaviour;
 mod cli;
 mod corpus;
 mod robustness;
+mod triage;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
