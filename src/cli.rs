@@ -22,14 +22,10 @@ pub struct Cli {
     /// 数据目录（索引等），也可用环境变量 SAFETY_BOT_DATA 设置
     #[arg(long, global = true, env = "SAFETY_BOT_DATA", default_value = "data")]
     pub data_dir: PathBuf,
-    /// 知识库目录，也可用环境变量 SAFETY_BOT_KNOWLEDGE 设置
-    #[arg(
-        long,
-        global = true,
-        env = "SAFETY_BOT_KNOWLEDGE",
-        default_value = "knowledge"
-    )]
-    pub knowledge: PathBuf,
+    /// 知识库目录，也可用环境变量 SAFETY_BOT_KNOWLEDGE 设置；
+    /// 省略时用当前目录下的 knowledge/，没有则用程序内置的知识库
+    #[arg(long, global = true, env = "SAFETY_BOT_KNOWLEDGE")]
+    pub knowledge: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -132,7 +128,7 @@ fn execute(cli: Cli) -> Result<(), CliError> {
             question,
         } => {
             if explain {
-                let engine = open_engine(&cli.knowledge, &cli.data_dir)?;
+                let engine = open_engine(cli.knowledge.as_deref(), &cli.data_dir)?;
                 return explain_question(&engine, &question.join(" "));
             }
             use std::io::IsTerminal;
@@ -140,28 +136,40 @@ fn execute(cli: Cli) -> Result<(), CliError> {
             // JSON lines unless text is asked for.
             let batch_to_program = question.is_empty() && !std::io::stdout().is_terminal();
             let json = json || (batch_to_program && !text);
-            let engine = open_engine(&cli.knowledge, &cli.data_dir)?;
+            let engine = open_engine(cli.knowledge.as_deref(), &cli.data_dir)?;
             ask(&engine, json, &question)
         }
         Command::Chat => {
-            let engine = open_engine(&cli.knowledge, &cli.data_dir)?;
+            let engine = open_engine(cli.knowledge.as_deref(), &cli.data_dir)?;
             let stdin = std::io::stdin();
             crate::chat::run(&engine, &cli.data_dir, stdin.lock(), std::io::stdout())
                 .map_err(|e| CliError::internal(format!("输出失败：{e}")))
         }
         Command::Export { format, output } => {
-            let knowledge = load_knowledge(&cli.knowledge)?;
+            let knowledge = load_knowledge(cli.knowledge.as_deref())?;
             export(&knowledge, format, output.as_deref())
         }
-        Command::Check => check(&cli.knowledge),
+        Command::Check => check(cli.knowledge.as_deref()),
     }
 }
 
-/// Loads `knowledge/`, warning on stderr about problems that do not stop
+/// Where the knowledge comes from: the directory named, else `knowledge/`
+/// in the working directory, else the corpus built into the binary.
+fn read_knowledge(dir: Option<&Path>) -> Result<(Knowledge, Vec<knowledge::Problem>), CliError> {
+    let default = Path::new("knowledge");
+    match dir {
+        Some(dir) => knowledge::load_dir(dir).map_err(|p| CliError::input(p.to_string())),
+        None if default.is_dir() => {
+            knowledge::load_dir(default).map_err(|p| CliError::input(p.to_string()))
+        }
+        None => Ok(knowledge::load_embedded()),
+    }
+}
+
+/// Loads the knowledge, warning on stderr about problems that do not stop
 /// the bot from answering (run `check` for the full list).
-pub fn load_knowledge(dir: &Path) -> Result<Knowledge, CliError> {
-    let (knowledge, problems) =
-        knowledge::load_dir(dir).map_err(|p| CliError::input(p.to_string()))?;
+pub fn load_knowledge(dir: Option<&Path>) -> Result<Knowledge, CliError> {
+    let (knowledge, problems) = read_knowledge(dir)?;
     if !problems.is_empty() {
         eprintln!(
             "提示：知识库有 {} 处问题，运行 safety-bot check 查看详情。",
@@ -169,15 +177,12 @@ pub fn load_knowledge(dir: &Path) -> Result<Knowledge, CliError> {
         );
     }
     if knowledge.entries.is_empty() {
-        return Err(CliError::input(format!(
-            "知识库 {} 里没有任何条目",
-            dir.display()
-        )));
+        return Err(CliError::input("知识库里没有任何条目"));
     }
     Ok(knowledge)
 }
 
-pub fn open_engine(knowledge_dir: &Path, data_dir: &Path) -> Result<Engine, CliError> {
+pub fn open_engine(knowledge_dir: Option<&Path>, data_dir: &Path) -> Result<Engine, CliError> {
     let knowledge = load_knowledge(knowledge_dir)?;
     let (engine, _rebuilt) = Engine::open(knowledge, data_dir).map_err(|e| {
         CliError::internal(format!(
@@ -287,9 +292,8 @@ fn export(
     }
 }
 
-fn check(dir: &Path) -> Result<(), CliError> {
-    let (knowledge, problems) =
-        knowledge::load_dir(dir).map_err(|p| CliError::input(p.to_string()))?;
+fn check(dir: Option<&Path>) -> Result<(), CliError> {
+    let (knowledge, problems) = read_knowledge(dir)?;
     let mut counts: Vec<(&str, usize)> = knowledge::CATEGORIES
         .iter()
         .map(|c| {

@@ -366,6 +366,16 @@ pub const SYNONYMS_FILE: &str = "synonyms.toml";
 pub const USER_DICT_FILE: &str = "userdict.txt";
 pub const CARDS_FILE: &str = "emergency.toml";
 
+/// One file of a knowledge directory, as read.
+pub struct SourceFile {
+    /// The file name (`gas.toml`, `synonyms.toml`…).
+    pub name: String,
+    /// Where it came from, as problems name it.
+    pub place: String,
+    /// Its text, or why it could not be read.
+    pub text: Result<String, String>,
+}
+
 /// Loads a `knowledge/` directory. Returns the knowledge and every problem
 /// found; callers decide whether problems are fatal (`check` says they are).
 pub fn load_dir(dir: &Path) -> Result<(Knowledge, Vec<Problem>), Problem> {
@@ -375,23 +385,62 @@ pub fn load_dir(dir: &Path) -> Result<(Knowledge, Vec<Problem>), Problem> {
         field: None,
         message: format!("无法读取知识库目录：{e}"),
     })?;
-    let mut topic_files: Vec<PathBuf> = listing
+    let mut paths: Vec<PathBuf> = listing
         .filter_map(|item| item.ok().map(|item| item.path()))
         .filter(|path| {
             path.extension().is_some_and(|ext| ext == "toml")
-                && !path
-                    .file_name()
-                    .is_some_and(|name| name == SYNONYMS_FILE || name == CARDS_FILE)
+                || path.file_name().is_some_and(|name| name == USER_DICT_FILE)
         })
         .collect();
-    topic_files.sort();
+    paths.sort();
+    let files: Vec<SourceFile> = paths
+        .iter()
+        .map(|path| SourceFile {
+            name: path
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default(),
+            place: display_path(path),
+            text: std::fs::read_to_string(path).map_err(|e| e.to_string()),
+        })
+        .collect();
+    Ok(load_sources(&files))
+}
+
+/// The corpus shipped inside the binary: `knowledge/` as it was at build
+/// time, so one binary can run with no files beside it.
+pub fn load_embedded() -> (Knowledge, Vec<Problem>) {
+    let files: Vec<SourceFile> = embedded::SHIPPED
+        .iter()
+        .map(|(name, text)| SourceFile {
+            name: name.to_string(),
+            place: format!("内置知识库/{name}"),
+            text: Ok(text.to_string()),
+        })
+        .collect();
+    load_sources(&files)
+}
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/shipped_knowledge.rs"));
+}
+
+/// Loads knowledge from files already read: topic files, then the synonyms,
+/// the user dictionary and the emergency cards.
+pub fn load_sources(files: &[SourceFile]) -> (Knowledge, Vec<Problem>) {
+    let special = [SYNONYMS_FILE, CARDS_FILE, USER_DICT_FILE];
+    let topic_files: Vec<&SourceFile> = files
+        .iter()
+        .filter(|f| f.name.ends_with(".toml") && !special.contains(&f.name.as_str()))
+        .collect();
+    let find = |name: &str| files.iter().find(|f| f.name == name);
 
     let mut knowledge = Knowledge::default();
     let mut problems = Vec::new();
     let mut origin: HashMap<String, String> = HashMap::new();
-    for path in &topic_files {
-        let place = display_path(path);
-        let Some(file) = read_toml::<TopicFile>(path, &mut problems) else {
+    for source in topic_files {
+        let place = source.place.clone();
+        let Some(file) = parse_toml::<TopicFile>(source, &mut problems) else {
             continue;
         };
         for raw in file.entry {
@@ -435,9 +484,8 @@ pub fn load_dir(dir: &Path) -> Result<(Knowledge, Vec<Problem>), Problem> {
         });
     }
 
-    let synonyms_path = dir.join(SYNONYMS_FILE);
-    if synonyms_path.exists()
-        && let Some(file) = read_toml::<SynonymFile>(&synonyms_path, &mut problems)
+    if let Some(source) = find(SYNONYMS_FILE)
+        && let Some(file) = parse_toml::<SynonymFile>(source, &mut problems)
     {
         for (n, group) in file.group.into_iter().enumerate() {
             let terms: Vec<String> = group
@@ -448,7 +496,7 @@ pub fn load_dir(dir: &Path) -> Result<(Knowledge, Vec<Problem>), Problem> {
                 .collect();
             if terms.len() < 2 {
                 problems.push(Problem {
-                    place: display_path(&synonyms_path),
+                    place: source.place.clone(),
                     entry: Some(format!("第 {} 组", n + 1)),
                     field: Some("terms".into()),
                     message: "同义词组至少需要两个词".into(),
@@ -459,9 +507,8 @@ pub fn load_dir(dir: &Path) -> Result<(Knowledge, Vec<Problem>), Problem> {
         }
     }
 
-    let dict_path = dir.join(USER_DICT_FILE);
-    if dict_path.exists() {
-        match std::fs::read_to_string(&dict_path) {
+    if let Some(source) = find(USER_DICT_FILE) {
+        match &source.text {
             Ok(text) => {
                 for (n, line) in text.lines().enumerate() {
                     let mut parts = line.split_whitespace();
@@ -473,17 +520,17 @@ pub fn load_dir(dir: &Path) -> Result<(Knowledge, Vec<Problem>), Problem> {
                         && freq.parse::<usize>().is_err()
                     {
                         problems.push(Problem {
-                            place: format!("{} 第 {} 行", display_path(&dict_path), n + 1),
+                            place: format!("{} 第 {} 行", source.place, n + 1),
                             entry: None,
                             field: None,
                             message: format!("词频“{freq}”不是整数"),
                         });
                     }
                 }
-                knowledge.user_dict = text;
+                knowledge.user_dict = text.clone();
             }
             Err(e) => problems.push(Problem {
-                place: display_path(&dict_path),
+                place: source.place.clone(),
                 entry: None,
                 field: None,
                 message: format!("无法读取用户词典：{e}"),
@@ -491,12 +538,11 @@ pub fn load_dir(dir: &Path) -> Result<(Knowledge, Vec<Problem>), Problem> {
         }
     }
 
-    let cards_path = dir.join(CARDS_FILE);
-    if cards_path.exists()
-        && let Some(file) = read_toml::<CardFile>(&cards_path, &mut problems)
+    if let Some(source) = find(CARDS_FILE)
+        && let Some(file) = parse_toml::<CardFile>(source, &mut problems)
     {
         for card in file.card {
-            let place = display_path(&cards_path);
+            let place = source.place.clone();
             let mut problem = |field: &str, message: String| {
                 problems.push(Problem {
                     place: place.clone(),
@@ -528,7 +574,7 @@ pub fn load_dir(dir: &Path) -> Result<(Knowledge, Vec<Problem>), Problem> {
             knowledge.cards.push(card);
         }
     }
-    Ok((knowledge, problems))
+    (knowledge, problems)
 }
 
 fn display_path(path: &Path) -> String {
@@ -546,12 +592,12 @@ fn display_path(path: &Path) -> String {
     }
 }
 
-fn read_toml<T: serde::de::DeserializeOwned>(
-    path: &Path,
+fn parse_toml<T: serde::de::DeserializeOwned>(
+    source: &SourceFile,
     problems: &mut Vec<Problem>,
 ) -> Option<T> {
-    let place = display_path(path);
-    let text = match std::fs::read_to_string(path) {
+    let place = source.place.clone();
+    let text = match &source.text {
         Ok(text) => text,
         Err(e) => {
             problems.push(Problem {
@@ -563,7 +609,7 @@ fn read_toml<T: serde::de::DeserializeOwned>(
             return None;
         }
     };
-    match toml::from_str::<T>(&text) {
+    match toml::from_str::<T>(text) {
         Ok(value) => Some(value),
         Err(e) => {
             let line = e

@@ -116,3 +116,12 @@ fn simplified_text_is_unchanged_by_conversion() {
         }
     }
 }
+
+#[test]
+fn the_binary_carries_the_same_corpus() {
+    let (on_disk, _) = load_dir(&shipped_dir()).expect("knowledge/ loads");
+    let (embedded, problems) = safety_bot::knowledge::load_embedded();
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(embedded.fingerprint(), on_disk.fingerprint());
+    assert_eq!(embedded.cards, on_disk.cards);
+}
