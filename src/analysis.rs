@@ -41,6 +41,7 @@ const STOP_WORDS: &[&str] = &[
     "干啥",
     "干嘛",
     "干吗",
+    "谁",
     "哪一年",
     "哪年",
     "是从",
@@ -263,6 +264,18 @@ pub const OFF_SERVICE_WORDS: &[&str] = &[
     "笑话",
     "翻译",
     "天气预报",
+    "燃气费",
+    "电费",
+    "水费",
+    "物业费",
+    "话费",
+    "学游泳",
+    "游泳课",
+    "培训班",
+    "不制冷",
+    "驾校",
+    "挂号",
+    "放假",
 ];
 
 /// What analysis of one text yields.
@@ -276,6 +289,10 @@ pub struct Analysis {
 
 pub struct Analyzer {
     jieba: Jieba,
+    /// Curated domain vocabulary: the user dictionary and every synonym,
+    /// normalised. A question must touch one of these (or an entry's
+    /// keyword) before the engine answers it.
+    domain_terms: HashSet<String>,
     stop_words: HashSet<&'static str>,
     /// Normalised term → the other normalised terms of its groups.
     synonyms: HashMap<String, Vec<String>>,
@@ -289,6 +306,7 @@ impl Analyzer {
         for phrase in STOP_PHRASES_TO_JOIN.iter().chain(OFF_SERVICE_WORDS) {
             jieba.add_word(phrase, None, None);
         }
+        let mut domain_terms = HashSet::new();
         for line in user_dict.lines() {
             let mut parts = line.split_whitespace();
             let Some(word) = parts.next() else { continue };
@@ -296,6 +314,7 @@ impl Analyzer {
                 continue;
             }
             let word = normalize(word);
+            domain_terms.insert(word.clone());
             // A user-dictionary word must come out whole: let jieba suggest
             // the frequency that guarantees it rather than trusting a small
             // hand-written one.
@@ -311,6 +330,7 @@ impl Analyzer {
                 .filter(|t| !t.is_empty())
                 .collect();
             for term in &terms {
+                domain_terms.insert(term.clone());
                 if term.chars().count() > 1 && !jieba.has_word(term) {
                     let freq = jieba.suggest_freq(term);
                     jieba.add_word(term, Some(freq), None);
@@ -325,6 +345,7 @@ impl Analyzer {
         }
         Analyzer {
             jieba,
+            domain_terms,
             stop_words: STOP_WORDS.iter().copied().collect(),
             synonyms,
         }
@@ -334,6 +355,16 @@ impl Analyzer {
     /// (for a word it does not list, jieba's estimate from its parts).
     pub fn general_frequency(&self, word: &str) -> usize {
         self.jieba.suggest_freq(word)
+    }
+
+    /// Whether a normalised word (or one of its synonyms) is curated domain
+    /// vocabulary.
+    pub fn is_domain_term(&self, word: &str) -> bool {
+        self.domain_terms.contains(word)
+            || self
+                .synonyms_of(word)
+                .iter()
+                .any(|s| self.domain_terms.contains(s))
     }
 
     pub fn is_stop_word(&self, word: &str) -> bool {

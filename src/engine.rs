@@ -105,6 +105,9 @@ struct Candidate {
     coverage: f32,
     closeness: f32,
     score: f32,
+    /// The entry holds a domain word of the question (a curated term in a
+    /// wording, or any question word among its keywords).
+    anchored: bool,
 }
 
 /// How one candidate was scored, for `ask --explain`.
@@ -275,7 +278,7 @@ impl Engine {
         };
         reply.score = best.score;
         reply.coverage = best.coverage;
-        if best.coverage >= config.answer_coverage {
+        if best.coverage >= config.answer_coverage && best.anchored {
             reply.outcome = Outcome::Answer;
             reply.entry = Some(best.prepared.entry.clone());
             reply.related = candidates[1..]
@@ -356,13 +359,23 @@ impl Engine {
         }
         drop(entries);
 
-        let weights: Vec<(String, f32)> = self.term_weights(words);
+        let weighed = self.weigh_terms(words);
+        let weights: Vec<(String, f32)> = weighed
+            .iter()
+            .map(|(w, weight, _)| (w.clone(), *weight))
+            .collect();
+        let domain_words: Vec<&str> = weighed
+            .iter()
+            .filter(|(_, _, domain)| *domain)
+            .map(|(w, _, _)| w.as_str())
+            .collect();
         let total: f32 = weights.iter().map(|(_, w)| w).sum();
         let mut candidates: Vec<Candidate> = by_entry
             .into_iter()
             .map(|(prepared, bm25)| {
                 let coverage = self.coverage(&weights, total, &prepared);
                 let closeness = self.closeness(normalized, &weights, &prepared);
+                let anchored = self.anchored(&weights, &domain_words, &prepared);
                 let bm25_rel = bm25 / top_bm25;
                 let score = 0.5 * coverage + 0.3 * closeness + 0.2 * bm25_rel;
                 Candidate {
@@ -371,6 +384,7 @@ impl Engine {
                     coverage,
                     closeness,
                     score,
+                    anchored,
                 }
             })
             .collect();
@@ -382,9 +396,20 @@ impl Engine {
     /// more; a word no wording contains weighs most, so a question about
     /// something the bot does not know is not answered by what it does.
     fn term_weights(&self, words: &[String]) -> Vec<(String, f32)> {
-        let mut weights: Vec<(String, f32)> = Vec::new();
+        self.weigh_terms(words)
+            .into_iter()
+            .map(|(w, weight, _)| (w, weight))
+            .collect()
+    }
+
+    /// Each distinct query word with its weight and whether it is a domain
+    /// word: curated vocabulary, or a word the wordings use at least
+    /// `EVERYDAY_RATIO` times as often as general Chinese, in three or more
+    /// wordings.
+    fn weigh_terms(&self, words: &[String]) -> Vec<(String, f32, bool)> {
+        let mut weights: Vec<(String, f32, bool)> = Vec::new();
         for word in words {
-            if weights.iter().any(|(w, _)| w == word) {
+            if weights.iter().any(|(w, _, _)| w == word) {
                 continue;
             }
             let (mut df, docs) = self.index.word_frequency(word);
@@ -399,12 +424,11 @@ impl Engine {
             // matching it by chance must not make an unrelated question look
             // covered. Words the wordings never use keep their full weight:
             // they are what a question about something else is made of.
-            let everyday = df > 0 && {
-                let corpus_rate = df as f32 / docs;
-                let general_rate =
-                    self.analyzer.general_frequency(word) as f32 / GENERAL_CORPUS_WORDS;
-                corpus_rate < EVERYDAY_RATIO * general_rate
-            };
+            let corpus_rate = df as f32 / docs;
+            let general_rate = self.analyzer.general_frequency(word) as f32 / GENERAL_CORPUS_WORDS;
+            let everyday = df > 0 && corpus_rate < EVERYDAY_RATIO * general_rate;
+            let domain = self.analyzer.is_domain_term(word)
+                || (df >= 3 && corpus_rate >= EVERYDAY_RATIO * general_rate);
             let everyday_factor = if everyday { 0.5 } else { 1.0 };
             let weight = if OFF_SERVICE_WORDS.contains(&word.as_str()) {
                 // Weighs like the rarest word and a half: an entry must speak
@@ -413,7 +437,7 @@ impl Engine {
             } else {
                 idf * length_factor * everyday_factor
             };
-            weights.push((word.clone(), weight));
+            weights.push((word.clone(), weight, domain));
         }
         weights
     }
@@ -449,7 +473,11 @@ impl Engine {
                     let credit = if self.contains_term(wording, term) {
                         1.0
                     } else {
-                        fallback.max(partial_credit(term, wording))
+                        fallback.max(if self.analyzer.is_domain_term(term) {
+                            0.0
+                        } else {
+                            partial_credit(term, wording)
+                        })
                     };
                     weight * credit
                 })
@@ -457,6 +485,25 @@ impl Engine {
             best = best.max(held / total);
         }
         best
+    }
+
+    /// Whether the entry speaks of a domain word of the question: everyday
+    /// words alone (头疼, 明天, 谁) never make a safety answer.
+    fn anchored(
+        &self,
+        weights: &[(String, f32)],
+        domain_words: &[&str],
+        prepared: &Prepared,
+    ) -> bool {
+        weights
+            .iter()
+            .any(|(term, _)| self.contains_term(&prepared.keyword_text, term))
+            || domain_words.iter().any(|term| {
+                prepared
+                    .wordings
+                    .iter()
+                    .any(|w| self.contains_term(w, term))
+            })
     }
 
     fn contains_term(&self, text: &str, term: &str) -> bool {

@@ -78,6 +78,9 @@ fn out_of_scope_near_misses_are_not_answered() {
     check("灭火器哪里买最便宜", "none");
     check("消防员招聘有什么条件", "none");
     check("红烧肉怎么做", "none");
+    check("你是谁", "none");
+    check("灭火器多少钱一个", "none");
+    check("燃气费怎么交", "none");
 }
 
 #[test]
