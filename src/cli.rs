@@ -90,8 +90,56 @@ impl CliError {
     }
 }
 
+/// clap's built-in texts are English; residents and staff read Chinese.
+/// Headings, the usage line and the help and version flags are replaced for
+/// every subcommand, including ones added later.
+fn localize(command: clap::Command, root: bool) -> clap::Command {
+    use clap::{Arg, ArgAction};
+    let template = if root {
+        "{about-with-newline}\n用法：{usage}\n\n{all-args}{after-help}"
+    } else {
+        "{about-with-newline}\n用法：{usage}\n\n{all-args}{after-help}"
+    };
+    let mut command = command
+        .help_template(template)
+        .subcommand_help_heading("命令")
+        .disable_help_flag(true)
+        .arg(
+            Arg::new("help")
+                .short('h')
+                .long("help")
+                .action(ArgAction::Help)
+                .help("显示帮助")
+                .global(true),
+        )
+        .mut_args(|arg| {
+            if arg.get_help_heading().is_some() {
+                arg
+            } else if arg.is_positional() {
+                arg.help_heading("参数")
+            } else {
+                arg.help_heading("选项")
+            }
+        });
+    if root {
+        command = command.disable_version_flag(true).arg(
+            Arg::new("version")
+                .short('V')
+                .long("version")
+                .action(ArgAction::Version)
+                .help("显示版本")
+                .help_heading("选项"),
+        );
+    }
+    command.mut_subcommands(|sub| localize(sub, false))
+}
+
 pub fn run() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    use clap::{CommandFactory, FromArgMatches};
+    let parsed = localize(Cli::command(), true)
+        .try_get_matches()
+        .and_then(|matches| Cli::from_arg_matches(&matches));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(error) => {
             use clap::error::ErrorKind;
@@ -100,10 +148,14 @@ pub fn run() -> ExitCode {
                     let _ = error.print();
                     ExitCode::SUCCESS
                 }
+                ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    let _ = error.print();
+                    ExitCode::from(2)
+                }
                 _ => {
                     eprintln!(
-                        "命令行参数有误。用 safety-bot --help 查看用法。\n{}",
-                        error.render()
+                        "命令行参数有误：{}\n用 safety-bot --help 查看用法。",
+                        usage_problem(&error)
                     );
                     ExitCode::from(2)
                 }
@@ -116,6 +168,37 @@ pub fn run() -> ExitCode {
             eprintln!("错误：{}", error.message);
             ExitCode::from(error.code)
         }
+    }
+}
+
+/// A clap error in one Chinese sentence.
+fn usage_problem(error: &clap::Error) -> String {
+    use clap::error::{ContextKind, ErrorKind};
+    let context = |kind: ContextKind| error.get(kind).map(ToString::to_string).unwrap_or_default();
+    match error.kind() {
+        ErrorKind::UnknownArgument => format!("不认识的参数 {}", context(ContextKind::InvalidArg)),
+        ErrorKind::InvalidSubcommand => {
+            format!("没有 {} 这个命令", context(ContextKind::InvalidSubcommand))
+        }
+        ErrorKind::MissingRequiredArgument => {
+            format!("缺少必需的参数 {}", context(ContextKind::InvalidArg))
+        }
+        ErrorKind::MissingSubcommand => "缺少命令（如 ask、chat、check）".to_string(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation => format!(
+            "{} 的值“{}”无效",
+            context(ContextKind::InvalidArg),
+            context(ContextKind::InvalidValue)
+        ),
+        ErrorKind::ArgumentConflict => format!(
+            "{} 不能和 {} 同时使用",
+            context(ContextKind::InvalidArg),
+            context(ContextKind::PriorArg)
+        ),
+        ErrorKind::TooManyValues => {
+            format!("参数 {} 给得太多", context(ContextKind::InvalidArg))
+        }
+        ErrorKind::InvalidUtf8 => "参数不是有效的 UTF-8 文本".to_string(),
+        _ => "无法识别".to_string(),
     }
 }
 
