@@ -95,13 +95,8 @@ impl CliError {
 /// every subcommand, including ones added later.
 fn localize(command: clap::Command, root: bool) -> clap::Command {
     use clap::{Arg, ArgAction};
-    let template = if root {
-        "{about-with-newline}\n用法：{usage}\n\n{all-args}{after-help}"
-    } else {
-        "{about-with-newline}\n用法：{usage}\n\n{all-args}{after-help}"
-    };
     let mut command = command
-        .help_template(template)
+        .help_template("{about-with-newline}\n用法：{usage}\n\n{all-args}{after-help}")
         .subcommand_help_heading("命令")
         .disable_help_flag(true)
         .arg(
