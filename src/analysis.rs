@@ -276,6 +276,9 @@ pub const OFF_SERVICE_WORDS: &[&str] = &[
     "驾校",
     "挂号",
     "放假",
+    "表演",
+    "演出",
+    "晚会",
 ];
 
 /// What analysis of one text yields.
