@@ -275,6 +275,14 @@ async fn on_message(
     let answer = blocking(move || {
         let reply = engine.ask(&question);
         log_question(&store, channel, user.as_deref(), &reply);
+        // Enough to see the bot at work; who asked and what stay out of it.
+        tracing::info!(
+            channel,
+            outcome = outcome_name(&reply),
+            entry = reply.entry.as_ref().map(|e| e.id.as_str()).unwrap_or("-"),
+            urgent = reply.urgent.is_some(),
+            "回答了一个问题"
+        );
         render::reply(&reply)
     });
     let ((), outgoing) = tokio::join!(typing, answer);
@@ -284,22 +292,26 @@ async fn on_message(
 
 fn log_question(store: &Store, channel: &str, user: Option<&str>, reply: &Reply) {
     let user_hash = user.map(|u| store.user_hash(u));
-    let outcome = match reply.outcome {
-        crate::reply::Outcome::Answer => "answer",
-        crate::reply::Outcome::Suggest => "suggest",
-        crate::reply::Outcome::NoAnswer => "no_answer",
-    };
     let logged = LoggedQuestion {
         channel,
         user_hash: user_hash.as_deref(),
         question: &reply.question,
-        outcome,
+        outcome: outcome_name(reply),
         urgent: reply.urgent.is_some(),
         entry_id: reply.entry.as_ref().map(|e| e.id.as_str()),
         score: reply.score,
     };
     if let Err(error) = store.log_question(&logged) {
         tracing::warn!(%error, "问题日志写入失败（不影响回答）");
+    }
+}
+
+/// The outcome as the question log spells it.
+fn outcome_name(reply: &Reply) -> &'static str {
+    match reply.outcome {
+        crate::reply::Outcome::Answer => "answer",
+        crate::reply::Outcome::Suggest => "suggest",
+        crate::reply::Outcome::NoAnswer => "no_answer",
     }
 }
 

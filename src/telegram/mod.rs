@@ -317,7 +317,11 @@ pub async fn run(
                 .build();
             let stop = polling.stop_token();
             tracing::info!("开始接收消息（长轮询）");
-            let errors = Arc::new(|error: RequestError| async move { log_listener_error(&error) });
+            let (listener_bot, retry) = (bot.clone(), config.retry);
+            let errors = Arc::new(move |error: RequestError| {
+                on_listener_error(&listener_bot, &retry, &error);
+                std::future::ready(())
+            });
             let dispatch = dispatcher.try_dispatch_with_listener(polling, errors);
             finish(dispatch, stop, shutdown, config.shutdown_grace).await
         }
@@ -446,13 +450,33 @@ async fn connect(bot: &TelegramBot, config: &Config, api: &str) -> Result<Me, Te
             _ => {
                 return Err(TelegramError::Unreachable {
                     api: api.to_string(),
-                    detail: error.to_string(),
+                    detail: describe(&error),
                 });
             }
         };
         failures += 1;
         tracing::warn!(%error, wait_ms = wait.as_millis() as u64, "连接 Telegram 失败，稍后重试");
         tokio::time::sleep(wait).await;
+    }
+}
+
+/// A failed start-up request, for the operator.
+fn describe(error: &RequestError) -> String {
+    match error {
+        RequestError::Network(source) => {
+            let what = if source.is_timeout() {
+                "超时"
+            } else if source.is_connect() {
+                "无法建立连接"
+            } else {
+                "网络错误"
+            };
+            format!("{what}（{source}）")
+        }
+        RequestError::InvalidJson { .. } => {
+            "服务器的答复不是 Bot API 的格式，请检查地址是否正确".to_string()
+        }
+        other => other.to_string(),
     }
 }
 
@@ -472,22 +496,46 @@ async fn register_commands(bot: TelegramBot, retry: RetryPolicy) {
 }
 
 /// Long polling and a webhook exclude each other: a webhook left set (by
-/// an earlier webhook deployment) would make every `getUpdates` fail.
+/// an earlier webhook deployment) would make every `getUpdates` fail. One
+/// retry only: should this check fail, polling starts anyway and a
+/// "webhook is active" answer removes the webhook then (see
+/// `on_listener_error`).
 async fn remove_webhook(bot: &TelegramBot, retry: &RetryPolicy) {
-    match send::deliver(retry, bot.get_webhook_info()).await {
+    let retry = RetryPolicy {
+        attempts: 2,
+        ..*retry
+    };
+    match send::deliver(&retry, bot.get_webhook_info()).await {
         Ok(info) if info.url.is_some() => {
             tracing::warn!("检测到之前设置的 webhook，改用长轮询前将其删除");
-            if let Err(error) = send::deliver(retry, bot.delete_webhook()).await {
-                tracing::error!(%error, "删除 webhook 失败，长轮询可能收不到消息");
-            }
+            delete_webhook(bot, &retry).await;
         }
         Ok(_) => {}
         Err(error) => tracing::warn!(%error, "查询 webhook 状态失败，继续启动"),
     }
 }
 
-fn log_listener_error(error: &RequestError) {
+async fn delete_webhook(bot: &TelegramBot, retry: &RetryPolicy) {
+    if let Err(error) = send::deliver(retry, bot.delete_webhook()).await {
+        tracing::error!(%error, "删除 webhook 失败，长轮询收不到消息");
+    }
+}
+
+/// What the polling loop reports when `getUpdates` fails; teloxide itself
+/// waits (`retry_after`, or its back-off) and polls again.
+fn on_listener_error(bot: &TelegramBot, retry: &RetryPolicy, error: &RequestError) {
+    let webhook_active = match error {
+        RequestError::Api(ApiError::CantGetUpdates) => true,
+        // Telegram's wording has grown since teloxide learnt it.
+        RequestError::Api(ApiError::Unknown(text)) => text.contains("webhook is active"),
+        _ => false,
+    };
     match error {
+        _ if webhook_active => {
+            tracing::warn!("Telegram 说 webhook 仍在使用，删除它以便长轮询");
+            let (bot, retry) = (bot.clone(), *retry);
+            tokio::spawn(async move { delete_webhook(&bot, &retry).await });
+        }
         RequestError::Api(ApiError::TerminatedByOtherGetUpdates) => tracing::error!(
             "另一个进程正在用同一个令牌接收消息（409 Conflict）：同一个机器人只能运行一个 safety-bot serve"
         ),
@@ -503,9 +551,11 @@ fn log_listener_error(error: &RequestError) {
 fn init_logging(token: &str) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(Redacting::new(token))
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .try_init();
 }

@@ -471,3 +471,24 @@ async fn commands_are_registered_in_chinese_and_updates_are_limited_to_what_is_h
     assert!(!bot.fake.calls("getwebhookinfo").is_empty());
     bot.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn odd_input_gets_a_reply_and_never_reaches_the_index_as_syntax() {
+    let bot = crate::Harness::start().await;
+    let long = "燃气".repeat(2048);
+    let cases = [
+        "<b>燃气</b> &amp; \"报警器\" AND OR ^2 * title:燃气",
+        "/",
+        "@",
+        "🔥🔥🔥",
+        "\u{200b}\u{feff}",
+        long.as_str(),
+    ];
+    for text in cases {
+        let sent = bot.ask(text).await;
+        assert_well_formed(&sent);
+        assert!(!text_of(&sent).is_empty(), "{text:?}");
+    }
+    assert_eq!(bot.store.question_count().unwrap(), cases.len() as u64);
+    bot.stop().await;
+}

@@ -177,3 +177,35 @@ async fn a_stop_while_connecting_ends_at_once() {
     assert!(bot.fake.calls("getupdates").is_empty());
     bot.fake.release("getme");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_left_from_an_earlier_deployment_is_removed() {
+    let mut bot = crate::Harness::new(Setup::default()).await;
+    bot.fake.fail_next(
+        "getwebhookinfo",
+        Fault::Reply(
+            200,
+            json!({"ok": true, "result": {"url": "https://old.example.org/hook",
+                "has_custom_certificate": false, "pending_update_count": 2}}),
+        ),
+    );
+    // And should one be set again behind the bot's back, polling says so.
+    bot.fake.fail_next(
+        "getupdates",
+        Fault::Reply(
+            409,
+            json!({"ok": false, "error_code": 409, "description":
+                "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"}),
+        ),
+    );
+    bot.launch();
+    bot.fake
+        .wait_calls("deletewebhook", 2, WITHIN, |_| true)
+        .await;
+    let first_delete = &bot.fake.calls("deletewebhook")[0];
+    let first_poll = &bot.fake.calls("getupdates")[0];
+    assert!(first_delete.at <= first_poll.at, "removed before polling");
+    let answer = bot.ask(QUESTION).await;
+    assert!(is_answer(&answer), "{answer}");
+    bot.stop().await;
+}
