@@ -92,6 +92,15 @@ pub fn schema() -> UpdateHandler<HandlerError> {
 /// that mentions it, replies to it, or is one of its commands (bare, or
 /// `@`-addressed to it); other bots' commands and chatter are not ours.
 fn addressed_to_bot(message: Message, me: Me) -> bool {
+    // An inline answer the resident posted (even in the bot's own chat) is
+    // the bot's words, not a question.
+    if message
+        .via_bot
+        .as_ref()
+        .is_some_and(|bot| bot.id == me.user.id)
+    {
+        return false;
+    }
     if message.chat.is_private() {
         return true;
     }
@@ -167,8 +176,11 @@ fn mention_ranges(text: &str, username: &str) -> Vec<std::ops::Range<usize>> {
     found
 }
 
-/// The question with the bot's `@username` taken out.
+/// The question with the bot's `@username` taken out (spaces collapsed).
 fn without_mentions(text: &str, username: &str) -> String {
+    if mention_ranges(text, username).is_empty() {
+        return text.to_string();
+    }
     let mut out = String::new();
     let mut last = 0;
     for range in mention_ranges(text, username) {
@@ -244,12 +256,8 @@ async fn on_message(
         send::send_outgoing(&bot, &context.retry, to, &outgoing).await?;
         return Ok(());
     }
-    let username = me.user.username.as_deref().unwrap_or("");
-    let question = if private {
-        text.to_string()
-    } else {
-        without_mentions(text, username)
-    };
+    // "@bot 问题" works in a private chat too; the name is no part of it.
+    let question = without_mentions(text, me.user.username.as_deref().unwrap_or(""));
     let user = message.from.as_ref().map(|u| u.id.0.to_string());
     let channel = if private {
         "telegram"
@@ -361,7 +369,7 @@ async fn on_callback(
         .as_ref()
         .map(|m| (m.chat().id, m.id(), m.regular_message().and_then(thread_of)));
     let (Some(action), Some((chat, message_id, thread))) = (action, origin) else {
-        acknowledge(&bot, retry, &query, Some(render::BUTTON_EXPIRED)).await?;
+        acknowledge(&bot, retry, &query, Some(render::BUTTON_EXPIRED)).await;
         return Ok(());
     };
     let to = Destination {
@@ -372,7 +380,7 @@ async fn on_callback(
     match action {
         Action::Vote(entry, vote) => {
             let Some(entry_id) = resolve(&engine, &entry).map(|e| e.id.clone()) else {
-                acknowledge(&bot, retry, &query, Some(render::ENTRY_GONE)).await?;
+                acknowledge(&bot, retry, &query, Some(render::ENTRY_GONE)).await;
                 return Ok(());
             };
             // The question it answered, when the answer quoted it (groups).
@@ -396,14 +404,14 @@ async fn on_callback(
                     render::FEEDBACK_FAILED
                 }
             };
-            acknowledge(&bot, retry, &query, Some(note)).await?;
+            acknowledge(&bot, retry, &query, Some(note)).await;
         }
         Action::Open(entry) => {
             let Some(entry) = resolve(&engine, &entry) else {
-                acknowledge(&bot, retry, &query, Some(render::ENTRY_GONE)).await?;
+                acknowledge(&bot, retry, &query, Some(render::ENTRY_GONE)).await;
                 return Ok(());
             };
-            acknowledge(&bot, retry, &query, None).await?;
+            acknowledge(&bot, retry, &query, None).await;
             let outgoing = blocking(move || {
                 let related = related_of(&engine, &entry);
                 render::entry(&entry, &related)
@@ -412,19 +420,19 @@ async fn on_callback(
             send::send_outgoing(&bot, retry, to, &outgoing).await?;
         }
         Action::Topics => {
-            acknowledge(&bot, retry, &query, None).await?;
+            acknowledge(&bot, retry, &query, None).await;
             send::send_outgoing(&bot, retry, to, &topics_screen(&engine)).await?;
         }
         Action::BackToTopics => {
-            acknowledge(&bot, retry, &query, None).await?;
+            acknowledge(&bot, retry, &query, None).await;
             replace_or_send(&bot, retry, to, message_id, &topics_screen(&engine)).await?;
         }
         Action::Category { index, page } => {
             let Some(name) = CATEGORIES.get(index).copied() else {
-                acknowledge(&bot, retry, &query, Some(render::BUTTON_EXPIRED)).await?;
+                acknowledge(&bot, retry, &query, Some(render::BUTTON_EXPIRED)).await;
                 return Ok(());
             };
-            acknowledge(&bot, retry, &query, None).await?;
+            acknowledge(&bot, retry, &query, None).await;
             let outgoing = render::category_page(index, name, &engine.entries_in(name), page);
             replace_or_send(&bot, retry, to, message_id, &outgoing).await?;
         }
@@ -432,18 +440,22 @@ async fn on_callback(
     Ok(())
 }
 
-/// Every tap is answered, or the user's client keeps spinning.
+/// Every tap is answered, or the user's client keeps spinning. A failure
+/// (a tap older than Telegram's answer window, after a restart) is logged
+/// and does not stop the answer the tap asked for.
 async fn acknowledge(
     bot: &TelegramBot,
     retry: &RetryPolicy,
     query: &CallbackQuery,
     note: Option<&str>,
-) -> Result<(), RequestError> {
+) {
     let mut request = bot.answer_callback_query(query.id.clone());
     if let Some(note) = note {
         request = request.text(note);
     }
-    send::deliver(retry, request).await.map(|_| ())
+    if let Err(error) = send::deliver(retry, request).await {
+        tracing::warn!(%error, "按钮点击的回执发送失败");
+    }
 }
 
 /// Browsing categories edits the list in place instead of piling up

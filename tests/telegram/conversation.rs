@@ -138,6 +138,18 @@ async fn tapping_a_related_question_opens_its_answer() {
     bot.fake
         .wait_call("answercallbackquery", WITHIN, |_| true)
         .await;
+
+    // A tap too old to acknowledge (after a restart) still gets its answer.
+    bot.fake.fail_next(
+        "answercallbackquery",
+        Fault::Reply(
+            400,
+            json!({"ok": false, "error_code": 400, "description":
+                "Bad Request: query is too old and response timeout expired or query ID is invalid"}),
+        ),
+    );
+    let again = bot.send_and_wait(USER, tap(USER, &sent, &related)).await;
+    assert_eq!(text_of(&again), text_of(&opened));
     bot.stop().await;
 }
 
@@ -490,5 +502,30 @@ async fn odd_input_gets_a_reply_and_never_reaches_the_index_as_syntax() {
         assert!(!text_of(&sent).is_empty(), "{text:?}");
     }
     assert_eq!(bot.store.question_count().unwrap(), cases.len() as u64);
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inline_answers_posted_into_the_chat_are_not_taken_as_questions() {
+    let bot = crate::Harness::start().await;
+    let mut posted = crate::message(USER, USER, "燃气报警器应该装在什么位置？ 天然气比空气轻");
+    posted["message"]["via_bot"] = json!({
+        "id": crate::fake::BOT_ID, "is_bot": true, "first_name": "安全问答助手",
+        "username": crate::fake::BOT_USERNAME
+    });
+    bot.fake.push(posted);
+    // Asking with the bot's name in a private chat works as without it.
+    let sent = bot
+        .ask(&format!("@{} 燃气报警器装在哪", crate::fake::BOT_USERNAME))
+        .await;
+    assert!(
+        text_of(&sent).starts_with("<b>燃气报警器应该装在什么位置？</b>"),
+        "{sent}"
+    );
+    assert_eq!(
+        bot.sent_to(USER).len(),
+        1,
+        "the posted inline answer got no reply"
+    );
     bot.stop().await;
 }
