@@ -5,11 +5,13 @@
 //! answer reaches the fake.
 //!
 //! ```sh
-//! cargo run --release --example telegram_load -- 400 40
+//! cargo run --example telegram_load -- 400 40
 //! ```
 //! (400 questions from 40 chats.) Throttle limits are relaxed, so the figure
 //! is the bot's own cost — Telegram's real limits (30 messages a second
-//! overall, 1 per second per chat) would bound it long before that.
+//! overall, 1 per second per chat) would bound it long before that. Even
+//! relaxed, `Throttle` releases queued messages on a 250 ms tick, so in a
+//! burst most answers wait for a tick; a lone question does not.
 
 #[path = "../tests/telegram/fake.rs"]
 #[allow(dead_code)]
