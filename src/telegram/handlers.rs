@@ -178,12 +178,13 @@ fn mention_ranges(text: &str, username: &str) -> Vec<std::ops::Range<usize>> {
 
 /// The question with the bot's `@username` taken out (spaces collapsed).
 fn without_mentions(text: &str, username: &str) -> String {
-    if mention_ranges(text, username).is_empty() {
+    let ranges = mention_ranges(text, username);
+    if ranges.is_empty() {
         return text.to_string();
     }
     let mut out = String::new();
     let mut last = 0;
-    for range in mention_ranges(text, username) {
+    for range in ranges {
         out.push_str(&text[last..range.start]);
         out.push(' ');
         last = range.end;
@@ -205,16 +206,20 @@ async fn on_command(
             if payload.is_empty() {
                 render::start()
             } else {
-                blocking(
-                    move || match engine.entry(&payload).filter(|_| is_entry_id(&payload)) {
-                        Some(entry) => {
+                // Only something shaped like an id is looked up.
+                let found = is_entry_id(&payload)
+                    .then(|| engine.entry(&payload))
+                    .flatten();
+                match found {
+                    Some(entry) => {
+                        blocking(move || {
                             let related = related_of(&engine, &entry);
                             render::entry(&entry, &related)
-                        }
-                        None => render::start_missing_entry(),
-                    },
-                )
-                .await?
+                        })
+                        .await?
+                    }
+                    None => render::start_missing_entry(),
+                }
             }
         }
         Command::Help => render::help(),
