@@ -61,6 +61,26 @@ pub enum Command {
     },
     /// 检查知识库，逐条报告问题
     Check,
+    /// 启动 Telegram 机器人（默认长轮询；给出 --webhook-url 时用 webhook）
+    ///
+    /// 令牌从环境变量 TELOXIDE_TOKEN 读取，或用 --token-file 指定文件；
+    /// 需要代理时设置环境变量 TELOXIDE_PROXY（也认 HTTPS_PROXY）。
+    /// 日志写到标准错误，用 RUST_LOG 调整详细程度（默认 info），不会出现令牌。
+    /// 收到 SIGINT/SIGTERM 后发完正在处理的回答再退出。
+    Serve {
+        /// 从文件读取机器人令牌（文件里只放令牌）
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+        /// Bot API 服务器地址（自建服务器或测试用），默认 https://api.telegram.org
+        #[arg(long, env = "TELOXIDE_API_URL", value_name = "URL")]
+        api_url: Option<String>,
+        /// 改用 webhook 接收消息：Telegram 推送到的 https 地址（反向代理对外的地址）
+        #[arg(long, requires = "listen", value_name = "URL")]
+        webhook_url: Option<String>,
+        /// webhook 模式下本机监听的地址，例如 127.0.0.1:8443
+        #[arg(long, requires = "webhook_url", value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+    },
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -228,6 +248,58 @@ fn execute(cli: Cli) -> Result<(), CliError> {
             export(&knowledge, format, output.as_deref())
         }
         Command::Check => check(cli.knowledge.as_deref()),
+        Command::Serve {
+            token_file,
+            api_url,
+            webhook_url,
+            listen,
+        } => {
+            // The token first: a missing one should not wait for the index.
+            let token =
+                crate::telegram::load_token(token_file.as_deref()).map_err(telegram_error)?;
+            let engine = open_engine(cli.knowledge.as_deref(), &cli.data_dir)?;
+            let store = crate::store::Store::open(&cli.data_dir).map_err(|e| {
+                CliError::internal(format!(
+                    "无法打开数据库（数据目录 {}）：{e}",
+                    cli.data_dir.display()
+                ))
+            })?;
+            let mut config = crate::telegram::Config::new(token);
+            config.api_url = api_url;
+            config.proxy = std::env::var("TELOXIDE_PROXY").ok();
+            config.webhook = match (webhook_url, listen) {
+                (Some(url), Some(address)) => Some(crate::telegram::WebhookConfig {
+                    url,
+                    listen: crate::telegram::Listen::Address(address),
+                }),
+                _ => None,
+            };
+            let services = crate::telegram::Services {
+                engine: std::sync::Arc::new(engine),
+                store: std::sync::Arc::new(store),
+                data_dir: cli.data_dir.clone(),
+            };
+            crate::telegram::serve(config, services).map_err(telegram_error)
+        }
+    }
+}
+
+/// Configuration mistakes the operator can fix are bad input (2); a network
+/// or server that fails us is an internal failure (1).
+fn telegram_error(error: crate::telegram::TelegramError) -> CliError {
+    use crate::telegram::TelegramError as E;
+    match error {
+        E::MissingToken
+        | E::TokenFile { .. }
+        | E::MalformedToken
+        | E::InvalidToken
+        | E::BadApiUrl(_)
+        | E::BadProxy(_)
+        | E::BadWebhookUrl(_)
+        | E::Listen { .. } => CliError::input(error.to_string()),
+        E::Unreachable { .. } | E::Refused(_) | E::Webhook(_) | E::Runtime(_) => {
+            CliError::internal(error.to_string())
+        }
     }
 }
 

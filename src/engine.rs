@@ -170,6 +170,12 @@ impl Engine {
             .map(|p| p.entry.clone())
     }
 
+    /// The entry whose [`entry_key`] is `key`: Telegram buttons carry the
+    /// key instead of the id when the id is too long for their 64 bytes.
+    pub fn entry_by_key(&self, key: u64) -> Option<Arc<Entry>> {
+        self.read_entries().get(&key).map(|p| p.entry.clone())
+    }
+
     /// Every entry of a category, ordered by id.
     pub fn entries_in(&self, category: &str) -> Vec<Arc<Entry>> {
         let mut found: Vec<Arc<Entry>> = self

@@ -14,6 +14,8 @@
 //! - `event`: the consultation-day notice staff publish.
 //! - `store`: SQLite under the data directory: question log, feedback.
 //! - `chat`: the console conversation (`safety-bot chat`).
+//! - `telegram`: the Telegram bot (`safety-bot serve`); the only module that
+//!   knows Telegram or teloxide.
 //! - `cli`: the command line; only it turns errors into exit codes.
 
 pub mod analysis;
@@ -25,5 +27,6 @@ pub mod index;
 pub mod knowledge;
 pub mod reply;
 pub mod store;
+pub mod telegram;
 pub mod text;
 pub mod triage;
