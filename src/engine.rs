@@ -223,6 +223,22 @@ impl Engine {
         reply
     }
 
+    /// The entry that ranks first for a question, however weakly. Staff
+    /// are offered it when they turn an unanswered question into an
+    /// alternate wording; residents never see it (`ask` decides that).
+    pub fn closest_entry(&self, question: &str) -> Option<Arc<Entry>> {
+        let normalized = normalize(truncate_chars(question.trim(), MAX_QUESTION_CHARS));
+        let query = self.analyzer.analyze_query(&normalized);
+        if query.words.is_empty() && query.grams.is_empty() {
+            return None;
+        }
+        let candidates = self.rank(&normalized, &query.words, &query.grams).ok()?;
+        candidates
+            .into_iter()
+            .next()
+            .map(|c| c.prepared.entry.clone())
+    }
+
     /// With an emergency card and no answer of its own, the reply shows the
     /// card's entry, if it names one.
     fn attach_card_entry(&self, reply: &mut Reply) {
