@@ -504,6 +504,9 @@ fn import(
     }
 }
 
+/// Below this many rows, no progress lines are written to a non-terminal.
+const PLAIN_PROGRESS_FROM: usize = 1000;
+
 /// Progress of a long import: a bar on a terminal; otherwise plain lines
 /// on stderr (each stage, then every tenth of it), for logs and for
 /// whoever watches the process.
@@ -550,6 +553,10 @@ impl ImportProgress {
                 bar.set_length(total as u64);
             }
             bar.set_position(done as u64);
+            return;
+        }
+        // Small imports finish before anyone could read a progress line.
+        if total < PLAIN_PROGRESS_FROM || stage == Stage::Reading {
             return;
         }
         if new_stage {

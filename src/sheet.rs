@@ -74,7 +74,7 @@ pub const FIELDS: &[(&str, &str, &[&str])] = &[
 ];
 
 /// Columns a spreadsheet must have.
-const REQUIRED: &[&str] = &["question", "answer", "source", "category"];
+const REQUIRED: &[&str] = &["category", "question", "answer", "source"];
 
 /// Separators between several alternates in one cell (besides line breaks).
 const ALTERNATE_SEPARATORS: &[char] = &['\n', '｜', '|', '；', ';'];

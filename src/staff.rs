@@ -221,12 +221,19 @@ pub fn assemble(
 /// dictionary and the index for a command that does not search.
 pub fn open_store(knowledge_dir: &Path, data_dir: &Path) -> Result<StoreOnly, OpenError> {
     let (knowledge, problems) = knowledge::load_dir(knowledge_dir).map_err(OpenError::Knowledge)?;
-    let store = Arc::new(Store::open(data_dir)?);
+    let mut opened = store_only(knowledge, Store::open(data_dir)?)?;
+    opened.problems = problems;
+    Ok(opened)
+}
+
+/// Like [`open_store`], from knowledge already loaded and a store already
+/// open (tests).
+pub fn store_only(knowledge: Knowledge, store: Store) -> Result<StoreOnly, OpenError> {
     let shipped = store.sync_shipped(&knowledge.entries)?;
     let mark = store.revision_mark()?;
     Ok(StoreOnly {
         staff: Staff {
-            store,
+            store: Arc::new(store),
             engine: None,
             synonyms: knowledge.synonyms,
             user_dict: knowledge.user_dict,
@@ -234,7 +241,7 @@ pub fn open_store(knowledge_dir: &Path, data_dir: &Path) -> Result<StoreOnly, Op
             mark: Mutex::new(mark),
         },
         shipped,
-        problems,
+        problems: Vec::new(),
     })
 }
 
@@ -526,6 +533,17 @@ impl Staff {
                 let generated = entry.id.is_empty();
                 if generated {
                     entry.id = generated_id(&entry.category, &entry.question);
+                }
+                // A row that could not be read at all (a broken JSON line)
+                // has nothing more to say: its empty fields are not news.
+                if row.problems.iter().any(|p| p.field.is_empty()) {
+                    planned.push(Planned {
+                        file: file_index,
+                        number: row.number,
+                        entry,
+                        errors,
+                    });
+                    continue;
                 }
                 for (field, message) in knowledge::check_entry(&entry, Strictness::Staff) {
                     errors.push(error(field, message));

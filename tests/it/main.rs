@@ -5,11 +5,17 @@
 //! - `robustness`: input that must never crash or be read as syntax.
 //! - `cli`: the command line and its JSON contract, on the real binary.
 //! - `corpus`: the shipped `knowledge/` meets the corpus rules.
+//! - `sheets`: files as staff send them, built in the tests (shared helpers).
+//! - `staff_import`: every import format, every validation error, round trips.
+//! - `staff_live`: edits searchable at once; shipped files meet staff edits.
 
 mod behaviour;
 mod cli;
 mod corpus;
 mod robustness;
+mod sheets;
+mod staff_import;
+mod staff_live;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
