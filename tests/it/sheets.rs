@@ -161,7 +161,7 @@ pub fn wps_like_xlsx(rows: &[Vec<Cell<'_>>]) -> Vec<u8> {
         for (c, cell) in cells.iter().enumerate() {
             let reference = format!("{}{number}", (b'A' + c as u8) as char);
             match cell {
-                Cell::Inline(text) if text.is_empty() => {}
+                Cell::Inline("") => {}
                 Cell::Inline(text) => sheet.push_str(&format!(
                     r#"<c r="{reference}" t="inlineStr"><is><t xml:space="preserve">{}</t></is></c>"#,
                     xml_escape(text)

@@ -153,9 +153,8 @@ fn entries_can_be_listed_shown_deleted_and_restored() {
     let show = ok(d, &["entries", "show", "gas-alarm"]);
     assert!(show.contains("状态：使用中，与知识库文件一致"), "{show}");
     assert!(show.contains("随知识库文件新增  knowledge/"), "{show}");
-    assert_eq!(
-        ok(d, &["ask", "--json", "燃气报警器应该装在什么位置"]).contains("\"id\":\"gas-alarm\""),
-        true
+    assert!(
+        ok(d, &["ask", "--json", "燃气报警器应该装在什么位置"]).contains("\"id\":\"gas-alarm\"")
     );
     ok(d, &["entries", "delete", "gas-alarm"]);
     assert!(refused(d, &["entries", "delete", "gas-alarm"]).contains("条目 gas-alarm 已经删除"));
