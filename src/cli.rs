@@ -255,10 +255,15 @@ fn execute(cli: Cli) -> Result<(), CliError> {
         Command::Entries(command) => entries(knowledge_dir, data_dir, command),
         Command::Unanswered { days, limit } => {
             let opened = open(knowledge_dir, data_dir)?;
-            let groups =
-                crate::report::unanswered(&opened.store, &opened.engine, days, chrono::Utc::now())
-                    .map_err(|e| CliError::internal(e.to_string()))?;
-            print_out(&crate::report::unanswered_text(&groups, days, limit))
+            let unanswered = crate::report::unanswered(
+                &opened.store,
+                &opened.engine,
+                days,
+                chrono::Utc::now(),
+                limit,
+            )
+            .map_err(|e| CliError::internal(e.to_string()))?;
+            print_out(&crate::report::unanswered_text(&unanswered))
         }
         Command::Stats { days, chart } => {
             let staff = open_store(knowledge_dir, data_dir)?;

@@ -17,6 +17,8 @@ use crate::store::{Store, StoreError};
 
 /// Beijing time, in seconds east of UTC.
 const SHOWN_OFFSET_SECONDS: i32 = 8 * 3600;
+/// Longest period a report covers (ten years): longer ones are cut to it.
+pub const MAX_REPORT_DAYS: u32 = 3660;
 /// Two questions are near duplicates when the Dice similarity of their
 /// character pairs reaches this.
 const NEAR_DUPLICATE: f32 = 0.6;
@@ -28,7 +30,7 @@ fn shown_zone() -> FixedOffset {
 /// The start of a report period of `days` days ending at `now`, as stored
 /// (RFC 3339, UTC).
 pub fn period_start(now: DateTime<Utc>, days: u32) -> String {
-    (now - Duration::days(i64::from(days.max(1))))
+    (now - Duration::days(i64::from(days.clamp(1, MAX_REPORT_DAYS))))
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
@@ -81,14 +83,25 @@ struct Item {
     at: String,
 }
 
+/// The first groups of unanswered questions, and how many there are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unanswered {
+    pub days: u32,
+    pub groups: Vec<UnansweredGroup>,
+    pub total: usize,
+}
+
 /// Questions of the last `days` days that got no answer, a "您是不是想问"
-/// or a 👎, near duplicates grouped, most frequent first.
+/// or a 👎, near duplicates grouped, most frequent first: the first `limit`
+/// groups, each with its proposal.
 pub fn unanswered(
     store: &Store,
     engine: &Engine,
     days: u32,
     now: DateTime<Utc>,
-) -> Result<Vec<UnansweredGroup>, StoreError> {
+    limit: usize,
+) -> Result<Unanswered, StoreError> {
+    let days = days.clamp(1, MAX_REPORT_DAYS);
     let since = period_start(now, days);
     let mut items = Vec::new();
     for row in store.questions_since(&since)? {
@@ -122,10 +135,18 @@ pub fn unanswered(
         .into_iter()
         .map(|s| (s.entry.id.clone(), s.entry))
         .collect();
-    Ok(group(items)
-        .into_iter()
-        .map(|bucket| bucket.finish(engine, &entries))
-        .collect())
+    let groups = group(items);
+    let total = groups.len();
+    Ok(Unanswered {
+        days,
+        // Proposals search the index: only for the groups shown.
+        groups: groups
+            .into_iter()
+            .take(limit)
+            .map(|bucket| bucket.finish(engine, &entries))
+            .collect(),
+        total,
+    })
 }
 
 /// Questions with the same key, then near-duplicate keys, together.
@@ -308,15 +329,16 @@ fn group(items: Vec<Item>) -> Vec<Bucket> {
 }
 
 /// The unanswered list as staff read it on the command line.
-pub fn unanswered_text(groups: &[UnansweredGroup], days: u32, limit: usize) -> String {
-    if groups.is_empty() {
+pub fn unanswered_text(unanswered: &Unanswered) -> String {
+    let days = unanswered.days;
+    if unanswered.total == 0 {
         return format!("最近 {days} 天没有未回答、只给出建议或被点 👎 的问题。");
     }
     let mut out = format!(
         "最近 {days} 天未能很好回答的问题（{} 组，按次数排序）：\n",
-        groups.len()
+        unanswered.total
     );
-    for (n, group) in groups.iter().take(limit).enumerate() {
+    for (n, group) in unanswered.groups.iter().enumerate() {
         let mut kinds = Vec::new();
         if group.no_answer > 0 {
             kinds.push(format!("未回答 {}", group.no_answer));
@@ -361,8 +383,11 @@ pub fn unanswered_text(groups: &[UnansweredGroup], days: u32, limit: usize) -> S
             None => {}
         }
     }
-    if groups.len() > limit {
-        out.push_str(&format!("\n……另有 {} 组未列出", groups.len() - limit));
+    if unanswered.total > unanswered.groups.len() {
+        out.push_str(&format!(
+            "\n……另有 {} 组未列出",
+            unanswered.total - unanswered.groups.len()
+        ));
     }
     out.trim_end().to_string()
 }
@@ -402,7 +427,7 @@ impl Stats {
 
 /// The figures of the last `days` days.
 pub fn stats(store: &Store, days: u32, now: DateTime<Utc>) -> Result<Stats, StoreError> {
-    let days = days.max(1);
+    let days = days.clamp(1, MAX_REPORT_DAYS);
     let since = period_start(now, days);
     let entries: HashMap<String, Entry> = store
         .all_entries()?

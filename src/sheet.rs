@@ -267,14 +267,14 @@ fn read_xlsx(bytes: &[u8]) -> Result<Sheet, FileError> {
         .or_else(|| names.first())
         .cloned()
         .ok_or_else(|| FileError::NotSpreadsheet("工作簿里没有工作表".to_string()))?;
-    let mut cells: Vec<Vec<Cell>> = Vec::new();
-    let mut row_numbers: Vec<u32> = Vec::new();
+    // Cells arrive in row order, but nothing forces a file to keep it;
+    // rows are kept sparse, so a stray value in row 1,000,000 costs nothing
+    // before the row limit refuses the file.
+    let mut rows: std::collections::BTreeMap<u32, Vec<Cell>> = std::collections::BTreeMap::new();
     {
         let mut reader = workbook
             .worksheet_cells_reader(&name)
             .map_err(|e| FileError::NotSpreadsheet(describe_xlsx_error(&e)))?;
-        // Cells arrive in row order; rows are kept sparse so that a stray
-        // value in row 1,000,000 costs nothing before it is refused.
         while let Some(cell) = reader
             .next_cell()
             .map_err(|e| FileError::NotSpreadsheet(describe_xlsx_error(&e)))?
@@ -287,30 +287,19 @@ fn read_xlsx(bytes: &[u8]) -> Result<Sheet, FileError> {
             if matches!(value, Cell::Empty) {
                 continue;
             }
-            let index = match row_numbers.binary_search(&row) {
-                Ok(index) => index,
-                Err(index) => {
-                    if row_numbers.len() > MAX_ROWS + HEADER_SEARCH_ROWS {
-                        return Err(FileError::TooManyRows {
-                            rows: row_numbers.len(),
-                        });
-                    }
-                    row_numbers.insert(index, row);
-                    cells.insert(index, Vec::new());
-                    index
-                }
-            };
-            let line = &mut cells[index];
+            if !rows.contains_key(&row) && rows.len() > MAX_ROWS + HEADER_SEARCH_ROWS {
+                return Err(FileError::TooManyRows { rows: rows.len() });
+            }
+            let line = rows.entry(row).or_default();
             if line.len() <= column as usize {
                 line.resize(column as usize + 1, Cell::Empty);
             }
             line[column as usize] = value;
         }
     }
-    let numbered: Vec<(usize, Vec<Cell>)> = row_numbers
+    let numbered: Vec<(usize, Vec<Cell>)> = rows
         .into_iter()
-        .map(|r| r as usize + 1)
-        .zip(cells)
+        .map(|(row, cells)| (row as usize + 1, cells))
         .collect();
     let mut sheet = table_to_sheet(Format::Xlsx, numbered)?;
     sheet.sheet_name = Some(name);

@@ -345,6 +345,10 @@ impl ImportReport {
 
     /// The one-line summary.
     pub fn summary(&self) -> String {
+        let rows = self.added + self.updated + self.restored + self.unchanged + self.rejected;
+        if rows == 0 && self.refused.is_empty() {
+            return "文件里没有任何问答行（只有表头？），没有导入任何内容。".to_string();
+        }
         let counts = format!(
             "新增 {} 条，更新 {} 条{}，未变 {} 条，拒绝 {} 条",
             self.added,

@@ -184,30 +184,29 @@ impl Store {
     }
 
     fn from_connection(mut connection: Connection) -> Result<Store, StoreError> {
+        // Set first: two processes starting together on a new data
+        // directory wait for each other instead of failing.
+        connection.busy_timeout(std::time::Duration::from_secs(5))?;
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "NORMAL")?;
         connection.pragma_update(None, "foreign_keys", "ON")?;
-        connection.busy_timeout(std::time::Duration::from_secs(5))?;
-        let version: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        // The version is read inside the write transaction, so that of two
+        // processes starting together only one runs each migration.
+        let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
         for (n, migration) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
-            let tx = connection.transaction()?;
             tx.execute_batch(migration)?;
             tx.pragma_update(None, "user_version", (n + 1) as i64)?;
-            tx.commit()?;
         }
-        let salt: Option<String> = connection
-            .query_row("SELECT value FROM meta WHERE key = 'salt'", [], |row| {
+        tx.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('salt', ?1)",
+            [new_salt()],
+        )?;
+        let salt: String =
+            tx.query_row("SELECT value FROM meta WHERE key = 'salt'", [], |row| {
                 row.get(0)
-            })
-            .optional()?;
-        let salt = match salt {
-            Some(salt) => salt,
-            None => {
-                let salt = new_salt();
-                connection.execute("INSERT INTO meta (key, value) VALUES ('salt', ?1)", [&salt])?;
-                salt
-            }
-        };
+            })?;
+        tx.commit()?;
         Ok(Store {
             connection: Mutex::new(connection),
             salt,

@@ -8,8 +8,8 @@ use safety_bot::reply::Outcome;
 use safety_bot::staff::{self, Opened, StaffError};
 use safety_bot::store::{Action, EntryState, Origin, Pending, Store};
 
-use crate::fixture_dir;
 use crate::sheets::{fixture_knowledge, staff};
+use crate::{fixture_dir, shipped_dir};
 
 fn live() -> Opened {
     staff::assemble(fixture_knowledge(), Store::in_memory().unwrap(), None).unwrap()
@@ -176,6 +176,19 @@ fn a_running_engine_picks_up_changes_from_another_process() {
 
 // ---------------------------------------------------------------------------
 // Shipped files and staff edits.
+
+/// The store hands the engine the shipped entries unchanged and in file
+/// order, so answers (and the index fingerprint) are what they were when
+/// the engine read `knowledge/` directly.
+#[test]
+fn a_fresh_store_holds_exactly_the_shipped_entries_in_order() {
+    let (knowledge, _) = safety_bot::knowledge::load_dir(&shipped_dir()).unwrap();
+    let opened = staff::store_only(knowledge.clone(), Store::in_memory().unwrap()).unwrap();
+    assert_eq!(
+        opened.staff.store().active_entries().unwrap(),
+        knowledge.entries
+    );
+}
 
 fn shipped_with(change: impl Fn(&mut Knowledge)) -> Knowledge {
     let mut knowledge = fixture_knowledge();
