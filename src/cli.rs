@@ -5,11 +5,15 @@
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
 use crate::engine::Engine;
-use crate::knowledge::{self, Knowledge};
+use crate::export::ExportFormat;
+use crate::knowledge;
+use crate::staff::{self, ImportFile, ImportOptions, Staff, StaffError, Stage};
+use crate::store::{EntryState, Origin, Pending, ShippedSync, StoredEntry};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -51,14 +55,60 @@ pub enum Command {
     },
     /// 在终端里对话，行为与机器人相同（/help、/topics、/hotline）
     Chat,
-    /// 导出全部条目
+    /// 导出全部使用中的条目（可再导入：导出、导入，什么都不变）
     Export {
         #[arg(long, value_enum, default_value = "jsonl")]
         format: ExportFormat,
-        /// 输出文件（省略时写到标准输出）
+        /// 输出文件（省略时写到标准输出；xlsx 在终端上必须指定文件）
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// 导入条目：.xlsx 表格、.csv、.jsonl（导出格式）或 .toml（知识库格式）
+    ///
+    /// 先检查全部文件，逐行报告问题；默认只要有一行不合格就什么都不导入。
+    Import {
+        /// 要导入的文件（可以多个，一起检查、一起写入）
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// 只导入合格的行，不合格的行跳过并报告
+        #[arg(long)]
+        skip_invalid: bool,
+        /// 只检查，不写入
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// 生成填写用的 Excel 模板（表头、两行示例、分类下拉列表、填写说明）
+    Template {
+        /// 模板文件名，例如 问答模板.xlsx
+        #[arg(long)]
+        output: PathBuf,
+    },
+    /// 按数据库里的条目重建搜索索引
+    Reindex,
+    /// 查看和管理条目：list、show、delete、restore、add-alternate、adopt
+    #[command(subcommand)]
+    Entries(EntriesCommand),
+    /// 最近没能很好回答的问题（未回答、只给出建议、被点 👎），相似的合并，次数多的在前
+    Unanswered {
+        /// 统计最近几天
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+        /// 最多列出几组
+        #[arg(long, default_value_t = 30)]
+        limit: usize,
+    },
+    /// 使用统计：提问次数、直接回答比例、紧急提示、热门分类、👍/👎
+    Stats {
+        /// 统计最近几天
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+        /// 同时把每小时提问数的柱状图写成 PNG 文件
+        #[arg(long)]
+        chart: Option<PathBuf>,
+    },
+    /// 安全宣传咨询日活动信息（机器人 /event 显示的内容）
+    #[command(subcommand)]
+    Event(EventCommand),
     /// 检查知识库，逐条报告问题
     Check,
     /// 启动 Telegram 机器人（默认长轮询；给出 --webhook-url 时用 webhook）
@@ -83,9 +133,47 @@ pub enum Command {
     },
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug)]
-pub enum ExportFormat {
-    Jsonl,
+#[derive(Subcommand, Debug)]
+pub enum EntriesCommand {
+    /// 列出条目（默认只列使用中的）
+    List {
+        /// 只列这个分类
+        #[arg(long)]
+        category: Option<String>,
+        /// 只列已删除（可恢复）的条目
+        #[arg(long)]
+        deleted: bool,
+        /// 只列工作人员改过或新增的条目
+        #[arg(long)]
+        edited: bool,
+        /// 只列知识库文件有新版本、但因工作人员改过而没有采用的条目
+        #[arg(long)]
+        pending: bool,
+    },
+    /// 显示一个条目的全部内容和修改历史
+    Show { id: String },
+    /// 删除条目（可用 restore 恢复）
+    Delete { id: String },
+    /// 恢复已删除的条目
+    Restore { id: String },
+    /// 给条目加一个相似问法（例如 unanswered 列出的问题）
+    AddAlternate { id: String, question: String },
+    /// 采用知识库文件里的新版本（见 list --pending）
+    Adopt { id: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EventCommand {
+    /// 显示当前的活动信息
+    Show,
+    /// 发布活动信息（时间、地点、活动安排）
+    Set {
+        /// 活动信息全文（多个参数以空格连接）
+        #[arg(required = true)]
+        text: Vec<String>,
+    },
+    /// 撤下活动信息
+    Clear,
 }
 
 /// An error on its way to the user: a Chinese message and an exit code.
@@ -218,6 +306,8 @@ fn usage_problem(error: &clap::Error) -> String {
 }
 
 fn execute(cli: Cli) -> Result<(), CliError> {
+    let knowledge_dir = cli.knowledge.as_deref();
+    let data_dir = cli.data_dir.as_path();
     match cli.command {
         Command::Ask {
             json,
@@ -226,7 +316,7 @@ fn execute(cli: Cli) -> Result<(), CliError> {
             question,
         } => {
             if explain {
-                let engine = open_engine(cli.knowledge.as_deref(), &cli.data_dir)?;
+                let engine = open_engine(knowledge_dir, data_dir)?;
                 return explain_question(&engine, &question.join(" "));
             }
             use std::io::IsTerminal;
@@ -234,20 +324,81 @@ fn execute(cli: Cli) -> Result<(), CliError> {
             // JSON lines unless text is asked for.
             let batch_to_program = question.is_empty() && !std::io::stdout().is_terminal();
             let json = json || (batch_to_program && !text);
-            let engine = open_engine(cli.knowledge.as_deref(), &cli.data_dir)?;
+            let engine = open_engine(knowledge_dir, data_dir)?;
             ask(&engine, json, &question)
         }
         Command::Chat => {
-            let engine = open_engine(cli.knowledge.as_deref(), &cli.data_dir)?;
+            let engine = open_engine(knowledge_dir, data_dir)?;
             let stdin = std::io::stdin();
-            crate::chat::run(&engine, &cli.data_dir, stdin.lock(), std::io::stdout())
+            crate::chat::run(&engine, data_dir, stdin.lock(), std::io::stdout())
                 .map_err(|e| CliError::internal(format!("输出失败：{e}")))
         }
         Command::Export { format, output } => {
-            let knowledge = load_knowledge(cli.knowledge.as_deref())?;
-            export(&knowledge, format, output.as_deref())
+            let staff = open_store(knowledge_dir, data_dir)?;
+            export(&staff, format, output.as_deref())
         }
-        Command::Check => check(cli.knowledge.as_deref()),
+        Command::Import {
+            files,
+            skip_invalid,
+            dry_run,
+        } => {
+            let staff = open_store(knowledge_dir, data_dir)?;
+            import(&staff, &files, skip_invalid, dry_run)
+        }
+        Command::Template { output } => {
+            let bytes = crate::export::template().map_err(|e| CliError::internal(e.to_string()))?;
+            write_file(&output, &bytes)?;
+            print_out(&format!(
+                "已生成模板 {}：在“问答”工作表里每行填一个条目，再用 safety-bot import 导入。",
+                output.display()
+            ))
+        }
+        Command::Reindex => reindex(knowledge_dir, data_dir),
+        Command::Entries(command) => entries(knowledge_dir, data_dir, command),
+        Command::Unanswered { days, limit } => {
+            let opened = open(knowledge_dir, data_dir)?;
+            let unanswered = crate::report::unanswered(
+                &opened.store,
+                &opened.engine,
+                days,
+                chrono::Utc::now(),
+                limit,
+            )
+            .map_err(|e| CliError::internal(e.to_string()))?;
+            print_out(&crate::report::unanswered_text(&unanswered))
+        }
+        Command::Stats { days, chart } => {
+            let staff = open_store(knowledge_dir, data_dir)?;
+            let stats = crate::report::stats(staff.store(), days, chrono::Utc::now())
+                .map_err(|e| CliError::internal(e.to_string()))?;
+            if let Some(path) = chart {
+                let png = crate::report::chart_png(&stats)
+                    .map_err(|e| CliError::internal(e.to_string()))?;
+                write_file(&path, &png)?;
+                eprintln!("每小时提问数的柱状图已写入 {}", path.display());
+            }
+            print_out(&crate::report::stats_text(&stats))
+        }
+        Command::Event(command) => {
+            let staff = open_store(knowledge_dir, data_dir)?;
+            match command {
+                EventCommand::Show => print_out(&crate::event::text_from(staff.store())),
+                EventCommand::Set { text } => {
+                    staff
+                        .set_event(&text.join(" "), &actor())
+                        .map_err(staff_error)?;
+                    print_out(&format!(
+                        "已发布。/event 现在显示：\n{}",
+                        crate::event::text_from(staff.store())
+                    ))
+                }
+                EventCommand::Clear => {
+                    staff.set_event("", &actor()).map_err(staff_error)?;
+                    print_out("已撤下活动信息。")
+                }
+            }
+        }
+        Command::Check => check(knowledge_dir),
         Command::Serve {
             token_file,
             api_url,
@@ -257,13 +408,7 @@ fn execute(cli: Cli) -> Result<(), CliError> {
             // The token first: a missing one should not wait for the index.
             let token =
                 crate::telegram::load_token(token_file.as_deref()).map_err(telegram_error)?;
-            let engine = open_engine(cli.knowledge.as_deref(), &cli.data_dir)?;
-            let store = crate::store::Store::open(&cli.data_dir).map_err(|e| {
-                CliError::internal(format!(
-                    "无法打开数据库（数据目录 {}）：{e}",
-                    cli.data_dir.display()
-                ))
-            })?;
+            let opened = open(knowledge_dir, data_dir)?;
             let mut config = crate::telegram::Config::new(token);
             config.api_url = api_url;
             config.proxy = std::env::var("TELOXIDE_PROXY").ok();
@@ -275,9 +420,9 @@ fn execute(cli: Cli) -> Result<(), CliError> {
                 _ => None,
             };
             let services = crate::telegram::Services {
-                engine: std::sync::Arc::new(engine),
-                store: std::sync::Arc::new(store),
-                data_dir: cli.data_dir.clone(),
+                engine: opened.engine,
+                store: opened.store,
+                data_dir: data_dir.to_path_buf(),
             };
             crate::telegram::serve(config, services).map_err(telegram_error)
         }
@@ -303,44 +448,63 @@ fn telegram_error(error: crate::telegram::TelegramError) -> CliError {
     }
 }
 
-/// Where the knowledge comes from: the directory named, else `knowledge/`
-/// in the working directory, else the corpus built into the binary.
-fn read_knowledge(dir: Option<&Path>) -> Result<(Knowledge, Vec<knowledge::Problem>), CliError> {
-    let default = Path::new("knowledge");
-    match dir {
-        Some(dir) => knowledge::load_dir(dir).map_err(|p| CliError::input(p.to_string())),
-        None if default.is_dir() => {
-            knowledge::load_dir(default).map_err(|p| CliError::input(p.to_string()))
-        }
-        None => Ok(knowledge::load_embedded()),
+/// Who acts, as the revision history records it.
+fn actor() -> String {
+    let user = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".to_string());
+    format!("cli:{user}")
+}
+
+fn staff_error(error: StaffError) -> CliError {
+    if error.is_user_error() {
+        CliError::input(error.to_string())
+    } else {
+        CliError::internal(error.to_string())
     }
 }
 
-/// Loads the knowledge, warning on stderr about problems that do not stop
-/// the bot from answering (run `check` for the full list).
-pub fn load_knowledge(dir: Option<&Path>) -> Result<Knowledge, CliError> {
-    let (knowledge, problems) = read_knowledge(dir)?;
-    if !problems.is_empty() {
+fn open_error(error: staff::OpenError) -> CliError {
+    match error {
+        staff::OpenError::Knowledge(_) | staff::OpenError::NoEntries(_) => {
+            CliError::input(error.to_string())
+        }
+        _ => CliError::internal(error.to_string()),
+    }
+}
+
+/// Says on stderr what loading `knowledge/` did, when a person should know:
+/// problems in the files, staff-owned entries with a newer shipped version.
+fn report_opening(problems: usize, shipped: &ShippedSync) {
+    if problems > 0 {
+        eprintln!("提示：知识库有 {problems} 处问题，运行 safety-bot check 查看详情。");
+    }
+    if !shipped.newly_pending.is_empty() {
         eprintln!(
-            "提示：知识库有 {} 处问题，运行 safety-bot check 查看详情。",
-            problems.len()
+            "提示：知识库文件更新了 {} 个工作人员改过的条目（{}），已保留工作人员的版本。运行 safety-bot entries list --pending 查看，entries adopt 编号 采用新版本。",
+            shipped.newly_pending.len(),
+            shipped.newly_pending.join("、")
         );
     }
-    if knowledge.entries.is_empty() {
-        return Err(CliError::input("知识库里没有任何条目"));
-    }
-    Ok(knowledge)
 }
 
-pub fn open_engine(knowledge_dir: Option<&Path>, data_dir: &Path) -> Result<Engine, CliError> {
-    let knowledge = load_knowledge(knowledge_dir)?;
-    let (engine, _rebuilt) = Engine::open(knowledge, data_dir).map_err(|e| {
-        CliError::internal(format!(
-            "无法打开或建立索引（数据目录 {}）：{e}",
-            data_dir.display()
-        ))
-    })?;
-    Ok(engine)
+/// Opens the store, the engine and the staff operations together.
+pub fn open(knowledge_dir: Option<&Path>, data_dir: &Path) -> Result<staff::Opened, CliError> {
+    let opened = staff::open(knowledge_dir, data_dir).map_err(open_error)?;
+    report_opening(opened.problems.len(), &opened.shipped);
+    Ok(opened)
+}
+
+fn open_store(knowledge_dir: Option<&Path>, data_dir: &Path) -> Result<Staff, CliError> {
+    let opened = staff::open_store(knowledge_dir, data_dir).map_err(open_error)?;
+    report_opening(opened.problems.len(), &opened.shipped);
+    Ok(opened.staff)
+}
+
+/// The engine over the store's active entries (after loading `knowledge/`
+/// into the store), with its index under `data_dir`.
+pub fn open_engine(knowledge_dir: Option<&Path>, data_dir: &Path) -> Result<Arc<Engine>, CliError> {
+    Ok(open(knowledge_dir, data_dir)?.engine)
 }
 
 fn ask(engine: &Engine, json: bool, question: &[String]) -> Result<(), CliError> {
@@ -411,39 +575,372 @@ fn explain_question(engine: &Engine, question: &str) -> Result<(), CliError> {
     Ok(())
 }
 
-fn export(
-    knowledge: &Knowledge,
-    format: ExportFormat,
-    output: Option<&Path>,
+fn export(staff: &Staff, format: ExportFormat, output: Option<&Path>) -> Result<(), CliError> {
+    use std::io::IsTerminal;
+    let bytes = staff.export(format).map_err(staff_error)?;
+    match output {
+        Some(path) => {
+            write_file(path, &bytes)?;
+            eprintln!("已导出到 {}", path.display());
+            Ok(())
+        }
+        None if format == ExportFormat::Xlsx && std::io::stdout().is_terminal() => Err(
+            CliError::input("xlsx 是二进制文件，请用 --output 文件名.xlsx 指定输出文件"),
+        ),
+        None => write_stdout(&bytes),
+    }
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(CliError::internal(format!("输出失败：{e}")))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn print_out(text: &str) -> Result<(), CliError> {
+    write_stdout(format!("{}\n", text.trim_end()).as_bytes())
+}
+
+/// Writes a file whole: into a temporary file beside it, then renamed, so
+/// nobody ever opens half of it.
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    let fail = |e: std::io::Error| CliError::input(format!("无法写入 {}：{e}", path.display()));
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut file = tempfile::NamedTempFile::new_in(&dir).map_err(fail)?;
+    file.write_all(bytes).map_err(fail)?;
+    file.persist(path).map_err(|e| fail(e.error))?;
+    Ok(())
+}
+
+/// What the command line says after a change it made to the store.
+const CHANGE_NOTE: &str =
+    "运行中的机器人会自动载入这一更改；机器人没有运行时，下次启动会自动更新搜索索引。";
+
+fn import(
+    staff: &Staff,
+    files: &[PathBuf],
+    skip_invalid: bool,
+    dry_run: bool,
 ) -> Result<(), CliError> {
-    let mut text = String::new();
-    match format {
-        ExportFormat::Jsonl => {
-            for entry in &knowledge.entries {
-                let line = serde_json::to_string(entry)
-                    .map_err(|e| CliError::internal(format!("导出失败：{e}")))?;
-                text.push_str(&line);
-                text.push('\n');
+    let mut loaded = Vec::new();
+    for path in files {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| path.display().to_string());
+        let bytes = crate::sheet::read_path(path)
+            .map_err(|e| CliError::input(format!("{}：{e}", path.display())))?;
+        loaded.push(ImportFile { name, bytes });
+    }
+    let options = ImportOptions {
+        skip_invalid,
+        dry_run,
+        dedupe_key: None,
+        actor: actor(),
+    };
+    let mut progress = ImportProgress::new();
+    let report = staff
+        .import(loaded, &options, &mut |stage, done, total| {
+            progress.update(stage, done, total)
+        })
+        .map_err(staff_error)?;
+    progress.finish();
+    let mut text = report.text(usize::MAX);
+    if report.written && report.added + report.updated + report.restored > 0 {
+        text.push('\n');
+        text.push_str(CHANGE_NOTE);
+    }
+    print_out(&text)?;
+    if report.is_clean() || report.written {
+        Ok(())
+    } else {
+        Err(CliError::input("文件有问题，没有导入任何内容。"))
+    }
+}
+
+/// Below this many rows, no progress lines are written to a non-terminal.
+const PLAIN_PROGRESS_FROM: usize = 1000;
+
+/// Progress of a long import: a bar on a terminal; otherwise plain lines
+/// on stderr (each stage, then every tenth of it), for logs and for
+/// whoever watches the process.
+struct ImportProgress {
+    bar: Option<indicatif::ProgressBar>,
+    stage: Option<Stage>,
+    reported_tenth: usize,
+}
+
+impl ImportProgress {
+    fn new() -> ImportProgress {
+        use std::io::IsTerminal;
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(0);
+            if let Ok(style) =
+                indicatif::ProgressStyle::with_template("{msg:8} [{bar:40}] {pos}/{len} {eta}")
+            {
+                bar.set_style(style.progress_chars("=> "));
             }
+            bar
+        });
+        ImportProgress {
+            bar,
+            stage: None,
+            reported_tenth: 0,
         }
     }
-    match output {
-        Some(path) => std::fs::write(path, text)
-            .map_err(|e| CliError::input(format!("无法写入 {}：{e}", path.display()))),
-        None => {
-            let mut out = std::io::stdout().lock();
-            match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-                    Err(CliError::internal(format!("输出失败：{e}")))
-                }
-                _ => Ok(()),
+
+    fn label(stage: Stage) -> &'static str {
+        match stage {
+            Stage::Reading => "读取文件",
+            Stage::Checking => "检查",
+            Stage::Writing => "写入",
+            Stage::Indexing => "更新索引",
+        }
+    }
+
+    fn update(&mut self, stage: Stage, done: usize, total: usize) {
+        let new_stage = self.stage != Some(stage);
+        self.stage = Some(stage);
+        if let Some(bar) = &self.bar {
+            if new_stage {
+                bar.set_message(Self::label(stage));
+                bar.set_length(total as u64);
+            }
+            bar.set_position(done as u64);
+            return;
+        }
+        // Small imports finish before anyone could read a progress line.
+        if total < PLAIN_PROGRESS_FROM || stage == Stage::Reading {
+            return;
+        }
+        if new_stage {
+            self.reported_tenth = 0;
+            eprintln!("{}：{done}/{total}", Self::label(stage));
+        } else if let Some(tenth) = (done * 10).checked_div(total)
+            && tenth > self.reported_tenth
+        {
+            self.reported_tenth = tenth;
+            eprintln!("{}：{done}/{total}", Self::label(stage));
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn reindex(knowledge_dir: Option<&Path>, data_dir: &Path) -> Result<(), CliError> {
+    crate::index::SearchIndex::forget_fingerprint(data_dir)
+        .map_err(|e| CliError::internal(format!("无法重置索引：{e}")))?;
+    let started = std::time::Instant::now();
+    let opened = open(knowledge_dir, data_dir)?;
+    print_out(&format!(
+        "索引已重建：{} 个条目，用时 {:.1} 秒。",
+        opened.engine.entry_count(),
+        started.elapsed().as_secs_f64()
+    ))
+}
+
+fn entries(
+    knowledge_dir: Option<&Path>,
+    data_dir: &Path,
+    command: EntriesCommand,
+) -> Result<(), CliError> {
+    let staff = open_store(knowledge_dir, data_dir)?;
+    let actor = actor();
+    match command {
+        EntriesCommand::List {
+            category,
+            deleted,
+            edited,
+            pending,
+        } => {
+            if let Some(category) = &category
+                && !knowledge::CATEGORIES.contains(&category.as_str())
+            {
+                return Err(CliError::input(format!(
+                    "未知分类“{category}”，可用分类：{}",
+                    knowledge::CATEGORIES.join("、")
+                )));
+            }
+            let all = staff
+                .store()
+                .all_entries()
+                .map_err(|e| CliError::internal(e.to_string()))?;
+            let shown: Vec<&StoredEntry> = all
+                .iter()
+                .filter(|s| category.as_deref().is_none_or(|c| s.entry.category == c))
+                .filter(|s| (s.state != EntryState::Active) == deleted)
+                .filter(|s| !edited || s.origin == Origin::Staff)
+                .filter(|s| !pending || s.pending.is_some())
+                .collect();
+            let mut out = String::new();
+            for stored in &shown {
+                out.push_str(&format!(
+                    "{}\t{}\t{}{}\n",
+                    stored.entry.id,
+                    stored.entry.category,
+                    stored.entry.question,
+                    entry_marks(stored)
+                ));
+            }
+            out.push_str(&format!("共 {} 个条目。", shown.len()));
+            print_out(&out)
+        }
+        EntriesCommand::Show { id } => {
+            let stored = staff
+                .store()
+                .stored_entry(&id)
+                .map_err(|e| CliError::internal(e.to_string()))?
+                .ok_or_else(|| CliError::input(format!("没有编号为 {id} 的条目")))?;
+            let history = staff
+                .store()
+                .history(&id)
+                .map_err(|e| CliError::internal(e.to_string()))?;
+            print_out(&show_entry(&stored, &history))
+        }
+        EntriesCommand::Delete { id } => {
+            let entry = staff.delete(&id, &actor).map_err(staff_error)?;
+            print_out(&format!(
+                "已删除 {id}（{}）。可用 safety-bot entries restore {id} 恢复。\n{CHANGE_NOTE}",
+                entry.question
+            ))
+        }
+        EntriesCommand::Restore { id } => {
+            let entry = staff.restore(&id, &actor).map_err(staff_error)?;
+            print_out(&format!(
+                "已恢复 {id}（{}）。\n{CHANGE_NOTE}",
+                entry.question
+            ))
+        }
+        EntriesCommand::AddAlternate { id, question } => {
+            let entry = staff
+                .add_alternate(&id, &question, &actor)
+                .map_err(staff_error)?;
+            print_out(&format!(
+                "已把“{}”加为 {id}（{}）的相似问法，现有 {} 个相似问法。\n{CHANGE_NOTE}",
+                question.trim(),
+                entry.question,
+                entry.alternates.len()
+            ))
+        }
+        EntriesCommand::Adopt { id } => {
+            match staff.adopt_shipped(&id, &actor).map_err(staff_error)? {
+                Some(entry) => print_out(&format!(
+                    "已采用知识库文件里的版本：{id}（{}）。\n{CHANGE_NOTE}",
+                    entry.question
+                )),
+                None => print_out(&format!(
+                    "知识库文件已不再包含 {id}，已按文件删除（可用 entries restore 恢复）。\n{CHANGE_NOTE}"
+                )),
             }
         }
     }
 }
 
+fn entry_marks(stored: &StoredEntry) -> String {
+    let mut marks = Vec::new();
+    if stored.state != EntryState::Active {
+        marks.push(stored.state.label().to_string());
+    }
+    if stored.origin == Origin::Staff {
+        marks.push("工作人员编辑".to_string());
+    }
+    match &stored.pending {
+        Some(Pending::Update(_)) => marks.push("知识库文件有新版本".to_string()),
+        Some(Pending::Removal) => marks.push("知识库文件已移除".to_string()),
+        None => {}
+    }
+    if marks.is_empty() {
+        String::new()
+    } else {
+        format!("\t[{}]", marks.join("，"))
+    }
+}
+
+/// A time as stored (UTC), in Beijing time.
+fn shown_time(at: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(at)
+        .ok()
+        .zip(chrono::FixedOffset::east_opt(8 * 3600))
+        .map(|(t, zone)| {
+            t.with_timezone(&zone)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_else(|| at.to_string())
+}
+
+fn show_entry(stored: &StoredEntry, history: &[crate::store::Revision]) -> String {
+    let entry = &stored.entry;
+    let mut out = format!(
+        "编号：{}\n分类：{}\n问题：{}\n相似问法：\n",
+        entry.id, entry.category, entry.question
+    );
+    for alternate in &entry.alternates {
+        out.push_str(&format!("  · {alternate}\n"));
+    }
+    out.push_str(&format!("答案：\n{}\n", entry.answer));
+    if !entry.keywords.is_empty() {
+        out.push_str(&format!("关键词：{}\n", entry.keywords.join("、")));
+    }
+    out.push_str(&format!("来源：{}\n", entry.source));
+    if !entry.reviewed.is_empty() {
+        out.push_str(&format!("审核日期：{}\n", entry.reviewed));
+    }
+    out.push_str(&format!(
+        "状态：{}，{}（第 {} 版，{} 由 {} 修改）\n",
+        stored.state.label(),
+        if stored.origin == Origin::Staff {
+            "工作人员编辑"
+        } else {
+            "与知识库文件一致"
+        },
+        stored.revision,
+        shown_time(&stored.updated_at),
+        stored.updated_by
+    ));
+    match &stored.pending {
+        Some(Pending::Update(shipped)) => out.push_str(&format!(
+            "知识库文件里有不同的版本（问题：{}），没有采用；运行 safety-bot entries adopt {} 采用。\n",
+            shipped.question, entry.id
+        )),
+        Some(Pending::Removal) => out.push_str(&format!(
+            "知识库文件已不再包含这个条目；运行 safety-bot entries adopt {} 按文件删除。\n",
+            entry.id
+        )),
+        None => {}
+    }
+    out.push_str("修改历史：\n");
+    for revision in history {
+        out.push_str(&format!(
+            "  第 {} 版  {}  {}  {}{}\n",
+            revision.revision,
+            shown_time(&revision.at),
+            revision.action.label(),
+            revision.actor,
+            if revision.note.is_empty() {
+                String::new()
+            } else {
+                format!("（{}）", revision.note)
+            }
+        ));
+    }
+    out
+}
+
 fn check(dir: Option<&Path>) -> Result<(), CliError> {
-    let (knowledge, problems) = read_knowledge(dir)?;
+    let (knowledge, problems) =
+        knowledge::load_shipped(dir).map_err(|p| CliError::input(p.to_string()))?;
     let mut counts: Vec<(&str, usize)> = knowledge::CATEGORIES
         .iter()
         .map(|c| {

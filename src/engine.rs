@@ -59,6 +59,9 @@ const GENERAL_CORPUS_WORDS: f32 = 60_101_964.0;
 /// times as often as general Chinese does.
 const EVERYDAY_RATIO: f32 = 20.0;
 
+/// Closeness from which a question counts as one of the entry's wordings.
+const SAME_WORDING: f32 = 0.9;
+
 /// An entry with its text prepared for coverage checks.
 struct Prepared {
     entry: Arc<Entry>,
@@ -254,6 +257,22 @@ impl Engine {
         reply
     }
 
+    /// The entry that ranks first for a question, however weakly. Staff
+    /// are offered it when they turn an unanswered question into an
+    /// alternate wording; residents never see it (`ask` decides that).
+    pub fn closest_entry(&self, question: &str) -> Option<Arc<Entry>> {
+        let normalized = normalize(truncate_chars(question.trim(), MAX_QUESTION_CHARS));
+        let query = self.analyzer.analyze_query(&normalized);
+        if query.words.is_empty() && query.grams.is_empty() {
+            return None;
+        }
+        let candidates = self.rank(&normalized, &query.words, &query.grams).ok()?;
+        candidates
+            .into_iter()
+            .next()
+            .map(|c| c.prepared.entry.clone())
+    }
+
     /// With an emergency card, the reply shows the card's entry (if it names
     /// one) unless retrieval found an answer it is sure of: in danger, the
     /// vetted first-aid entry beats a merely plausible match.
@@ -381,7 +400,10 @@ impl Engine {
             .map(|(prepared, bm25)| {
                 let coverage = self.coverage(&weights, total, &prepared);
                 let closeness = self.closeness(normalized, &weights, &prepared);
-                let anchored = self.anchored(&weights, &domain_words, &prepared);
+                // A question that is essentially one of the entry's own
+                // wordings is anchored by it: staff wrote that wording.
+                let anchored =
+                    closeness >= SAME_WORDING || self.anchored(&weights, &domain_words, &prepared);
                 let bm25_rel = bm25 / top_bm25;
                 let score = 0.5 * coverage + 0.3 * closeness + 0.2 * bm25_rel;
                 Candidate {

@@ -126,6 +126,27 @@ impl SearchIndex {
         Ok((SearchIndex::from_index(index)?, true))
     }
 
+    /// Records that the index under `data_dir/index` now holds exactly the
+    /// knowledge with this fingerprint, after live changes were applied to
+    /// it, so that the next start opens it instead of rebuilding. Written
+    /// aside and renamed: a crash leaves the old fingerprint, which only
+    /// costs a rebuild.
+    pub fn record_fingerprint(data_dir: &Path, fingerprint: &str) -> std::io::Result<()> {
+        let path = data_dir.join("index");
+        let staging = path.join(format!("{FINGERPRINT_FILE}.{}", std::process::id()));
+        std::fs::write(&staging, fingerprint)?;
+        std::fs::rename(&staging, path.join(FINGERPRINT_FILE))
+    }
+
+    /// Forgets which knowledge the index under `data_dir` was built from,
+    /// so that the next open rebuilds it (`safety-bot reindex`).
+    pub fn forget_fingerprint(data_dir: &Path) -> std::io::Result<()> {
+        match std::fs::remove_file(data_dir.join("index").join(FINGERPRINT_FILE)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
     /// Builds an index in memory (tests and benchmarks).
     pub fn build_in_ram(entries: &[Entry], analyzer: &Analyzer) -> Result<SearchIndex, IndexError> {
         let (schema, _) = schema();

@@ -67,6 +67,40 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// The entry in the one form it is stored and compared in: fields
+    /// trimmed, line breaks as `\n`, empty and repeated alternates and
+    /// keywords dropped. Two entries that differ only in such details are
+    /// the same entry, so re-importing an exported file changes nothing.
+    pub fn tidy(self) -> Entry {
+        fn text(value: &str) -> String {
+            value
+                .replace("\r\n", "\n")
+                .replace('\r', "\n")
+                .trim()
+                .to_string()
+        }
+        fn list(values: &[String]) -> Vec<String> {
+            let mut out: Vec<String> = Vec::with_capacity(values.len());
+            for value in values {
+                let value = text(value);
+                if !value.is_empty() && !out.contains(&value) {
+                    out.push(value);
+                }
+            }
+            out
+        }
+        Entry {
+            id: text(&self.id),
+            category: text(&self.category),
+            question: text(&self.question),
+            alternates: list(&self.alternates),
+            answer: text(&self.answer),
+            keywords: list(&self.keywords),
+            source: text(&self.source),
+            reviewed: text(&self.reviewed),
+        }
+    }
+
     /// The standard question followed by every alternate wording.
     pub fn wordings(&self) -> impl Iterator<Item = &str> {
         std::iter::once(self.question.as_str()).chain(self.alternates.iter().map(String::as_str))
@@ -342,6 +376,42 @@ struct TopicEntry {
     reviewed: Option<toml::Value>,
 }
 
+impl TopicFile {
+    /// The file's entries, trimmed, each carrying the file's category.
+    fn into_entries(self) -> Vec<Entry> {
+        let category = self.category.trim().to_string();
+        self.entry
+            .into_iter()
+            .map(|raw| Entry {
+                id: raw.id.trim().to_string(),
+                category: category.clone(),
+                question: raw.question.trim().to_string(),
+                alternates: raw
+                    .alternates
+                    .iter()
+                    .map(|a| a.trim().to_string())
+                    .collect(),
+                answer: raw.answer.trim().to_string(),
+                keywords: raw.keywords.iter().map(|k| k.trim().to_string()).collect(),
+                source: raw.source.trim().to_string(),
+                reviewed: match raw.reviewed {
+                    Some(toml::Value::String(s)) => s.trim().to_string(),
+                    Some(toml::Value::Datetime(d)) => d.to_string(),
+                    Some(other) => other.to_string(),
+                    None => String::new(),
+                },
+            })
+            .collect()
+    }
+}
+
+/// Parses the text of one topic file (the `knowledge/` format) into its
+/// entries, unchecked. `place` names the file in the problem returned when
+/// the text is not a topic file.
+pub fn parse_topic_file(text: &str, place: &str) -> Result<Vec<Entry>, Problem> {
+    parse_toml::<TopicFile>(text, place).map(TopicFile::into_entries)
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SynonymFile {
@@ -407,6 +477,26 @@ pub fn load_dir(dir: &Path) -> Result<(Knowledge, Vec<Problem>), Problem> {
     Ok(load_sources(&files))
 }
 
+/// The shipped knowledge: the directory named, else `knowledge/` in the
+/// working directory, else the corpus built into the binary.
+pub fn load_shipped(dir: Option<&Path>) -> Result<(Knowledge, Vec<Problem>), Problem> {
+    let default = Path::new("knowledge");
+    match dir {
+        Some(dir) => load_dir(dir),
+        None if default.is_dir() => load_dir(default),
+        None => Ok(load_embedded()),
+    }
+}
+
+/// Where [`load_shipped`] reads from, as a person would name it.
+pub fn shipped_place(dir: Option<&Path>) -> String {
+    match dir {
+        Some(dir) => dir.display().to_string(),
+        None if Path::new("knowledge").is_dir() => "knowledge".to_string(),
+        None => "内置知识库".to_string(),
+    }
+}
+
 /// The corpus shipped inside the binary: `knowledge/` as it was at build
 /// time, so one binary can run with no files beside it.
 pub fn load_embedded() -> (Knowledge, Vec<Problem>) {
@@ -440,29 +530,10 @@ pub fn load_sources(files: &[SourceFile]) -> (Knowledge, Vec<Problem>) {
     let mut origin: HashMap<String, String> = HashMap::new();
     for source in topic_files {
         let place = source.place.clone();
-        let Some(file) = parse_toml::<TopicFile>(source, &mut problems) else {
+        let Some(file) = parse_source::<TopicFile>(source, &mut problems) else {
             continue;
         };
-        for raw in file.entry {
-            let entry = Entry {
-                id: raw.id.trim().to_string(),
-                category: file.category.trim().to_string(),
-                question: raw.question.trim().to_string(),
-                alternates: raw
-                    .alternates
-                    .iter()
-                    .map(|a| a.trim().to_string())
-                    .collect(),
-                answer: raw.answer.trim().to_string(),
-                keywords: raw.keywords.iter().map(|k| k.trim().to_string()).collect(),
-                source: raw.source.trim().to_string(),
-                reviewed: match raw.reviewed {
-                    Some(toml::Value::String(s)) => s.trim().to_string(),
-                    Some(toml::Value::Datetime(d)) => d.to_string(),
-                    Some(other) => other.to_string(),
-                    None => String::new(),
-                },
-            };
+        for entry in file.into_entries() {
             for (field, message) in check_entry(&entry, Strictness::Shipped) {
                 problems.push(Problem {
                     place: place.clone(),
@@ -485,7 +556,7 @@ pub fn load_sources(files: &[SourceFile]) -> (Knowledge, Vec<Problem>) {
     }
 
     if let Some(source) = find(SYNONYMS_FILE)
-        && let Some(file) = parse_toml::<SynonymFile>(source, &mut problems)
+        && let Some(file) = parse_source::<SynonymFile>(source, &mut problems)
     {
         for (n, group) in file.group.into_iter().enumerate() {
             let terms: Vec<String> = group
@@ -539,7 +610,7 @@ pub fn load_sources(files: &[SourceFile]) -> (Knowledge, Vec<Problem>) {
     }
 
     if let Some(source) = find(CARDS_FILE)
-        && let Some(file) = parse_toml::<CardFile>(source, &mut problems)
+        && let Some(file) = parse_source::<CardFile>(source, &mut problems)
     {
         for card in file.card {
             let place = source.place.clone();
@@ -592,7 +663,7 @@ fn display_path(path: &Path) -> String {
     }
 }
 
-fn parse_toml<T: serde::de::DeserializeOwned>(
+fn parse_source<T: serde::de::DeserializeOwned>(
     source: &SourceFile,
     problems: &mut Vec<Problem>,
 ) -> Option<T> {
@@ -609,24 +680,27 @@ fn parse_toml<T: serde::de::DeserializeOwned>(
             return None;
         }
     };
-    match toml::from_str::<T>(text) {
-        Ok(value) => Some(value),
-        Err(e) => {
-            let line = e
-                .span()
-                .map(|span| text[..span.start.min(text.len())].lines().count().max(1));
-            problems.push(Problem {
-                place: match line {
-                    Some(line) => format!("{place} 第 {line} 行"),
-                    None => place,
-                },
-                entry: None,
-                field: None,
-                message: format!("TOML 格式错误：{}", e.message()),
-            });
-            None
+    parse_toml(text, &place)
+        .map_err(|problem| problems.push(problem))
+        .ok()
+}
+
+fn parse_toml<T: serde::de::DeserializeOwned>(text: &str, place: &str) -> Result<T, Problem> {
+    toml::from_str::<T>(text).map_err(|e| {
+        let line = e
+            .span()
+            .and_then(|span| text.get(..span.start))
+            .map(|before| before.lines().count().max(1));
+        Problem {
+            place: match line {
+                Some(line) => format!("{place} 第 {line} 行"),
+                None => place.to_string(),
+            },
+            entry: None,
+            field: None,
+            message: format!("TOML 格式错误：{}", e.message()),
         }
-    }
+    })
 }
 
 #[cfg(test)]

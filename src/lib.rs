@@ -12,7 +12,14 @@
 //! - `engine`: the answer core — a question in, a `Reply` out.
 //! - `reply`: the reply as data, its plain-text and JSON renderings.
 //! - `event`: the consultation-day notice staff publish.
-//! - `store`: SQLite under the data directory: question log, feedback.
+//! - `store`: SQLite under the data directory, the system of record: entries
+//!   and their revisions, the notice, the question log, feedback.
+//! - `sheet`: reading the files staff import (xlsx, CSV, JSON lines, TOML).
+//! - `export`: writing entries as JSON lines, CSV, xlsx; the template.
+//! - `staff`: the staff operations any front end calls: import, save,
+//!   delete, restore, export; commit to the store, then apply live.
+//! - `draft`: an entry written step by step in a conversation (`/add`).
+//! - `report`: unanswered questions and usage figures, the PNG chart.
 //! - `chat`: the console conversation (`safety-bot chat`).
 //! - `telegram`: the Telegram bot (`safety-bot serve`); the only module that
 //!   knows Telegram or teloxide.
@@ -21,11 +28,16 @@
 pub mod analysis;
 pub mod chat;
 pub mod cli;
+pub mod draft;
 pub mod engine;
 pub mod event;
+pub mod export;
 pub mod index;
 pub mod knowledge;
 pub mod reply;
+pub mod report;
+pub mod sheet;
+pub mod staff;
 pub mod store;
 pub mod telegram;
 pub mod text;

@@ -6,11 +6,23 @@
 //! - `cli`: the command line and its JSON contract, on the real binary.
 //! - `triage`: danger-now messages versus look-alikes, over the shipped cards.
 //! - `corpus`: the shipped `knowledge/` meets the corpus rules.
+//! - `sheets`: files as staff send them, built in the tests (shared helpers).
+//! - `staff_import`: every import format, every validation error, round trips.
+//! - `staff_live`: edits searchable at once; shipped files meet staff edits.
+//! - `staff_crash`: kill -9 during an import, then restart: old or new, never half.
+//! - `staff_cli`: the staff commands on the real binary, exit codes and messages.
+//! - `staff_fuzz`: arbitrary bytes into the file readers and imports: never a panic.
 
 mod behaviour;
 mod cli;
 mod corpus;
 mod robustness;
+mod sheets;
+mod staff_cli;
+mod staff_crash;
+mod staff_fuzz;
+mod staff_import;
+mod staff_live;
 mod triage;
 
 use std::path::PathBuf;
