@@ -266,6 +266,12 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), TelegramError> {
     let api_url = parse_api_url(config.api_url.as_deref())?;
+    // A webhook's address and socket are checked before Telegram is
+    // contacted, so a typo or a busy port is reported at once.
+    let webhook = match config.webhook {
+        Some(webhook) => Some(prepare_webhook(webhook).await?),
+        None => None,
+    };
     let client = match config.client.clone() {
         Some(client) => client,
         None => build_client(config.proxy.as_deref())?,
@@ -279,7 +285,7 @@ pub async fn run(
     let api_shown = api_url.as_str().trim_end_matches('/').to_string();
     tracing::info!(api = %api_shown, entries = services.engine.entry_count(), "正在连接 Telegram Bot API");
     let me = tokio::select! {
-        me = connect(&bot, &config, &api_shown) => me?,
+        me = connect(&bot, config.startup_attempts, &config.retry, &api_shown) => me?,
         () = &mut shutdown => return Ok(()),
     };
     let username = me.user.username.clone().unwrap_or_default();
@@ -305,7 +311,7 @@ pub async fn run(
         }))
         .build();
 
-    match config.webhook {
+    match webhook {
         None => {
             remove_webhook(&bot, &config.retry).await;
             let (first, most) = config.poll_backoff;
@@ -325,27 +331,7 @@ pub async fn run(
             let dispatch = dispatcher.try_dispatch_with_listener(polling, errors);
             finish(dispatch, stop, shutdown, config.shutdown_grace).await
         }
-        Some(webhook) => {
-            let url = reqwest::Url::parse(&webhook.url)
-                .ok()
-                .filter(|u| u.scheme() == "https" || u.scheme() == "http")
-                .ok_or_else(|| TelegramError::BadWebhookUrl(webhook.url.clone()))?;
-            let socket =
-                match webhook.listen {
-                    Listen::Socket(socket) => socket,
-                    Listen::Address(address) => tokio::net::TcpListener::bind(address)
-                        .await
-                        .map_err(|source| TelegramError::Listen {
-                            address: address.to_string(),
-                            source,
-                        })?,
-                };
-            let address = socket
-                .local_addr()
-                .map_err(|source| TelegramError::Listen {
-                    address: "?".to_string(),
-                    source,
-                })?;
+        Some((url, socket, address)) => {
             let options = webhooks::Options::new(address, url);
             let (mut listener, stopped, router) = webhooks::axum_to_router(bot.clone(), options)
                 .await
@@ -367,6 +353,34 @@ pub async fn run(
             result
         }
     }
+}
+
+/// Checks the webhook URL and binds its socket.
+async fn prepare_webhook(
+    webhook: WebhookConfig,
+) -> Result<(reqwest::Url, tokio::net::TcpListener, SocketAddr), TelegramError> {
+    let url = reqwest::Url::parse(&webhook.url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some())
+        .ok_or_else(|| TelegramError::BadWebhookUrl(webhook.url.clone()))?;
+    let socket = match webhook.listen {
+        Listen::Socket(socket) => socket,
+        Listen::Address(address) => {
+            tokio::net::TcpListener::bind(address)
+                .await
+                .map_err(|source| TelegramError::Listen {
+                    address: address.to_string(),
+                    source,
+                })?
+        }
+    };
+    let address = socket
+        .local_addr()
+        .map_err(|source| TelegramError::Listen {
+            address: "?".to_string(),
+            source,
+        })?;
+    Ok((url, socket, address))
 }
 
 /// Waits for the dispatcher; on shutdown, stops the listener (which
@@ -431,7 +445,12 @@ fn build_client(proxy: Option<&str>) -> Result<reqwest::Client, TelegramError> {
 
 /// `getMe`, retried a few times: a wrong token fails at once, a network
 /// that stays down fails after `startup_attempts`.
-async fn connect(bot: &TelegramBot, config: &Config, api: &str) -> Result<Me, TelegramError> {
+async fn connect(
+    bot: &TelegramBot,
+    attempts: u32,
+    retry: &RetryPolicy,
+    api: &str,
+) -> Result<Me, TelegramError> {
     let mut failures = 0;
     loop {
         let error = match bot.get_me().send().await {
@@ -443,9 +462,7 @@ async fn connect(bot: &TelegramBot, config: &Config, api: &str) -> Result<Me, Te
                 return Err(TelegramError::InvalidToken);
             }
             (_, Some(send::Retry::After(wait))) => wait,
-            (_, Some(send::Retry::BackOff)) if failures + 1 < config.startup_attempts => {
-                config.retry.delay(failures)
-            }
+            (_, Some(send::Retry::BackOff)) if failures + 1 < attempts => retry.delay(failures),
             (RequestError::Api(_), None) => return Err(TelegramError::Refused(error.to_string())),
             _ => {
                 return Err(TelegramError::Unreachable {
@@ -655,6 +672,38 @@ mod tests {
         for bad in ["api.telegram.org", "ftp://x", "mailto:a@b", "http://"] {
             assert!(parse_api_url(Some(bad)).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_token_file_is_read_trimmed_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            path
+        };
+        let good = file("good", "  123456789:AAH-x_y\n");
+        assert_eq!(load_token(Some(&good)).unwrap(), "123456789:AAH-x_y");
+        let empty = file("empty", "\n");
+        assert!(matches!(
+            load_token(Some(&empty)),
+            Err(TelegramError::MissingToken)
+        ));
+        for (name, text) in [
+            ("space", "123:abc def"),
+            ("slash", "123:abc/def"),
+            ("two", "a\nb"),
+        ] {
+            let path = file(name, text);
+            assert!(
+                matches!(load_token(Some(&path)), Err(TelegramError::MalformedToken)),
+                "{text:?}"
+            );
+        }
+        assert!(matches!(
+            load_token(Some(&dir.path().join("missing"))),
+            Err(TelegramError::TokenFile { .. })
+        ));
     }
 
     #[test]

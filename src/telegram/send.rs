@@ -67,8 +67,12 @@ pub enum Retry {
     BackOff,
 }
 
-/// Sorts a failure: `None` means trying again would fail the same way.
+/// Sorts a failure: `None` means trying again would fail the same way (or,
+/// for [`accepted_anyway`], would repeat what was done).
 pub fn retry_for(error: &RequestError) -> Option<Retry> {
+    if accepted_anyway(error) {
+        return None;
+    }
     match error {
         RequestError::RetryAfter(seconds) => Some(Retry::After(seconds.duration())),
         // A malformed body is what a proxy's error page or a cut connection
@@ -81,6 +85,17 @@ pub fn retry_for(error: &RequestError) -> Option<Retry> {
             Some(Retry::BackOff)
         }
         _ => None,
+    }
+}
+
+/// Telegram said `"ok": true` but its result did not parse (a field newer
+/// than teloxide, or a sloppy server): the request was carried out, and
+/// sending it again would deliver a message twice.
+pub fn accepted_anyway(error: &RequestError) -> bool {
+    match error {
+        RequestError::InvalidJson { raw, .. } => serde_json::from_str::<serde_json::Value>(raw)
+            .is_ok_and(|answer| answer["ok"] == serde_json::Value::Bool(true)),
+        _ => false,
     }
 }
 
@@ -177,6 +192,9 @@ pub async fn send_outgoing(
         };
         match deliver(policy, build(&chunk.html, true)).await {
             Ok(_) => {}
+            Err(error) if accepted_anyway(&error) => {
+                tracing::warn!(%error, "Telegram 已接受消息，但答复无法解析");
+            }
             Err(RequestError::Api(ApiError::CantParseEntities(description))) => {
                 tracing::error!(%description, "Telegram 不接受消息的 HTML，改发纯文本");
                 deliver(policy, build(&chunk.plain, false)).await?;
@@ -222,6 +240,13 @@ mod tests {
                     raw: "<html>".into(),
                 },
                 Some(Retry::BackOff),
+            ),
+            (
+                RequestError::InvalidJson {
+                    source: std::sync::Arc::new(serde_json::from_str::<u8>("true").unwrap_err()),
+                    raw: r#"{"ok":true,"result":true}"#.into(),
+                },
+                None,
             ),
             (RequestError::Api(ApiError::BotBlocked), None),
             (RequestError::Api(ApiError::InvalidToken), None),

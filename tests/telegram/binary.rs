@@ -200,4 +200,22 @@ fn webhook_options_go_together() {
     let (status, stderr) = finish(command.spawn().unwrap(), WITHIN);
     assert_eq!(status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--listen"), "{stderr}");
+
+    // A bad webhook address is reported before Telegram is contacted (the
+    // API address here would take seconds to give up on).
+    let mut command = serve(
+        data_dir.path(),
+        &[
+            "--webhook-url",
+            "bot.example.org/hook",
+            "--listen",
+            "127.0.0.1:0",
+            "--api-url",
+            "http://127.0.0.1:9",
+        ],
+    );
+    command.env("TELOXIDE_TOKEN", TOKEN);
+    let (status, stderr) = finish(command.spawn().unwrap(), WITHIN);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("webhook 地址无效"), "{stderr}");
 }

@@ -292,6 +292,11 @@ async fn handle(
     };
     let (fault, gate) = {
         let mut inner = shared.lock();
+        // Confirm in the same step as recording, so a test that saw the
+        // call also sees its effect.
+        if method == "getupdates" {
+            confirm(&mut inner, &body);
+        }
         inner.calls.push(Call {
             method: method.clone(),
             body: body.clone(),
@@ -380,21 +385,22 @@ async fn handle(
     }
 }
 
-/// Long polling as Telegram does it: confirm what is below `offset`, answer
-/// at once if anything is waiting, else wait up to `timeout` seconds.
-async fn get_updates(shared: &Shared, body: &Value) -> Value {
+/// Telegram forgets every update below the offset a `getUpdates` asks for.
+fn confirm(inner: &mut Inner, body: &Value) {
     let offset = body["offset"].as_i64().unwrap_or(0);
+    if offset > 0 {
+        inner
+            .queue
+            .retain(|u| u["update_id"].as_i64().unwrap_or(0) >= offset);
+        inner.confirmed = inner.confirmed.max(offset);
+    }
+}
+
+/// Long polling as Telegram does it (the offset was confirmed on arrival):
+/// answer at once if anything is waiting, else wait up to `timeout` seconds.
+async fn get_updates(shared: &Shared, body: &Value) -> Value {
     let limit = body["limit"].as_u64().unwrap_or(100).clamp(1, 100) as usize;
     let timeout = Duration::from_secs(body["timeout"].as_u64().unwrap_or(0));
-    {
-        let mut inner = shared.lock();
-        if offset > 0 {
-            inner
-                .queue
-                .retain(|u| u["update_id"].as_i64().unwrap_or(0) >= offset);
-            inner.confirmed = inner.confirmed.max(offset);
-        }
-    }
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let notified = shared.updates_changed.notified();
