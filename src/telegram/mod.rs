@@ -22,6 +22,7 @@ mod callback;
 mod handlers;
 mod render;
 mod send;
+mod staffing;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -40,12 +41,14 @@ use teloxide::utils::command::BotCommands;
 use teloxide::{ApiError, Bot, RequestError};
 
 use crate::engine::Engine;
+use crate::staff::Staff;
 use crate::store::Store;
 
 pub use callback::{Action, EntryRef, MAX_CALLBACK_BYTES, Vote};
 pub use handlers::{Command, HandlerError, schema};
 pub use render::{MAX_MESSAGE_UNITS, visible_text, visible_units};
 pub use send::RetryPolicy;
+pub use staffing::{NO_PERMISSION, StaffCommand, StaffDesk};
 
 /// The bot as handlers see it: `getMe` answered once and remembered, every
 /// message paced by teloxide's `Throttle`.
@@ -126,12 +129,46 @@ pub enum Listen {
     Socket(tokio::net::TcpListener),
 }
 
-/// What the handlers share: the answer core, the store, the data directory.
+/// What the handlers share: the answer core, the store, the data directory
+/// and, when staff are configured, the staff operations.
 #[derive(Clone)]
 pub struct Services {
     pub engine: Arc<Engine>,
     pub store: Arc<Store>,
     pub data_dir: PathBuf,
+    /// The staff operations over the same engine and store (`None`: every
+    /// staff command is refused, and command-line changes reach the bot
+    /// only at the next start).
+    pub staff: Option<Arc<Staff>>,
+    /// Telegram user ids allowed the staff commands.
+    pub staff_ids: Vec<u64>,
+}
+
+/// How often the running bot looks for changes other processes committed
+/// to the store (`safety-bot import` while it runs).
+pub const REFRESH_EVERY: Duration = Duration::from_secs(1);
+
+/// One refresh step: applies to the engine what other processes committed
+/// to the store. Returns how many entries changed; failures are logged and
+/// retried at the next step.
+pub async fn refresh_once(staff: &Arc<Staff>) -> usize {
+    let staff = staff.clone();
+    match tokio::task::spawn_blocking(move || staff.refresh()).await {
+        Ok(Ok(changed)) => {
+            if changed > 0 {
+                tracing::info!(changed, "已载入命令行等其他途径对知识库的修改");
+            }
+            changed
+        }
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "检查知识库修改失败，稍后重试");
+            0
+        }
+        Err(error) => {
+            tracing::error!(%error, "检查知识库修改的任务失败");
+            0
+        }
+    }
 }
 
 /// Why the bot could not start or run. The messages are for the operator.
@@ -287,9 +324,28 @@ pub async fn run(
 
     tokio::spawn(register_commands(bot.clone(), config.retry));
 
+    if services.staff.is_some() {
+        tracing::info!(staff = services.staff_ids.len(), "工作人员命令已启用");
+    }
+    let desk = services
+        .staff
+        .clone()
+        .map(|staff| Arc::new(StaffDesk::new(staff, services.staff_ids.iter().copied())));
+    // Stopped when `run` returns (the guard aborts it), so nothing outlives
+    // the bot.
+    let _refresher = services.staff.clone().map(|staff| {
+        AbortOnDrop(tokio::spawn(async move {
+            let mut every = tokio::time::interval(REFRESH_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                refresh_once(&staff).await;
+            }
+        }))
+    });
     let context = handlers::Context {
-        data_dir: services.data_dir.clone(),
         retry: config.retry,
+        desk,
     };
     let mut dispatcher = Dispatcher::builder(bot.clone(), schema())
         .dependencies(teloxide::dptree::deps![
@@ -366,6 +422,15 @@ pub async fn run(
             let _ = server.await;
             result
         }
+    }
+}
+
+/// Aborts a background task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
