@@ -46,7 +46,7 @@ pub fn fixture_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/knowledge")
 }
 
-fn fixture_knowledge() -> Knowledge {
+pub fn fixture_knowledge() -> Knowledge {
     let (knowledge, problems) =
         safety_bot::knowledge::load_dir(&fixture_dir()).expect("fixture loads");
     assert!(problems.is_empty(), "fixture problems: {problems:?}");

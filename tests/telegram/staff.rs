@@ -179,3 +179,51 @@ async fn staff_reports_event_delete_and_files() {
     assert_eq!(names, [STAFF.to_string(), STAFF.to_string()]);
     bot.stop().await;
 }
+
+/// The step the bot's background task runs every second: a change another
+/// process (`safety-bot import`) committed to the store is answered after
+/// one step. Driven directly, so the test waits on nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_line_change_is_picked_up_by_one_refresh_step() {
+    use safety_bot::knowledge::Entry;
+    use safety_bot::staff;
+    use safety_bot::store::Store;
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let opened = staff::assemble(
+        super::fixture_knowledge(),
+        Store::open(dir.path()).unwrap(),
+        None,
+    )
+    .unwrap();
+    let bot_side = Arc::new(opened.staff);
+    assert_eq!(safety_bot::telegram::refresh_once(&bot_side).await, 0);
+
+    // The command line: the store alone, in another connection.
+    let cli = staff::store_only(super::fixture_knowledge(), Store::open(dir.path()).unwrap())
+        .unwrap()
+        .staff;
+    let entry = Entry {
+        id: String::new(),
+        category: "消防与火灾逃生".into(),
+        question: NEW_QUESTION.into(),
+        alternates: Vec::new(),
+        answer: NEW_ANSWER.into(),
+        keywords: Vec::new(),
+        source: "《消防法》".into(),
+        reviewed: String::new(),
+    };
+    let saved = cli.save(entry, "cli:test").unwrap();
+    let before = opened.engine.ask(NEW_QUESTION);
+    assert!(before.entry.as_ref().is_none_or(|e| e.id != saved.id));
+
+    assert_eq!(safety_bot::telegram::refresh_once(&bot_side).await, 1);
+    let after = opened.engine.ask(NEW_QUESTION);
+    assert!(after.answered(), "{after:?}");
+    assert_eq!(
+        after.entry.as_ref().map(|e| e.id.as_str()),
+        Some(saved.id.as_str())
+    );
+    assert_eq!(safety_bot::telegram::refresh_once(&bot_side).await, 0);
+}
