@@ -43,6 +43,9 @@ const DEFAULT_DAYS: u32 = 7;
 /// Groups listed by `/unanswered`.
 const UNANSWERED_GROUPS: usize = 20;
 
+/// Written in a document's caption: import the valid rows, list the rest.
+pub const SKIP_INVALID: &str = "跳过错误行";
+
 pub const NO_PERMISSION: &str = "无权限：这个命令只供安全委员会工作人员使用。";
 
 /// The staff side of the bot: the operations and who may use them.
@@ -454,16 +457,25 @@ pub async fn on_document(
         return reply(&bot, &context, &message, &text).await;
     }
     let staff = desk.staff.clone();
+    // The caption is where staff can say what the command line says with
+    // --skip-invalid.
+    let skip_invalid = message.caption().is_some_and(|c| c.contains(SKIP_INVALID));
     let options = ImportOptions {
         dedupe_key: Some(format!("telegram:{}", document.file.unique_id)),
         actor: actor(&message),
+        skip_invalid,
         ..ImportOptions::default()
     };
     tracing::info!(file = %name, bytes = bytes.len(), "工作人员发来文件，开始导入");
     let text = blocking(move || {
         let files = vec![ImportFile { name, bytes }];
         match staff.import(files, &options, &mut |_, _, _| {}) {
-            Ok(report) => report.text(MAX_LISTED_ERRORS),
+            // The core's hint names the command-line flag; here it is the
+            // caption.
+            Ok(report) => report.text(MAX_LISTED_ERRORS).replace(
+                "加 --skip-invalid",
+                &format!("重新发送文件并在说明里写“{SKIP_INVALID}”"),
+            ),
             Err(error) => staff_error_text(&error),
         }
     })

@@ -101,6 +101,20 @@ async fn a_staff_csv_document_is_imported_and_answered_at_once() {
     let text = text_of(&refused);
     assert!(text.contains("没有导入任何内容"), "{text}");
     assert!(text.contains("第 2 行"), "{text}");
+    assert!(text.contains("跳过错误行"), "{text}");
+
+    // With "跳过错误行" in the caption the good rows go in.
+    let mixed = "分类,问题,答案,来源\n不存在的分类,楼顶能不能烧烤,不能,\n燃气安全,燃气表能自己挪吗,不能，请联系燃气公司。,燃气公司\n"
+        .as_bytes()
+        .to_vec();
+    let mixed_size = mixed.len();
+    bot.fake.add_file("f-mixed", "documents/file_3.csv", mixed);
+    let mut update = document(STAFF, STAFF, "f-mixed", "混合.csv", mixed_size);
+    update["message"]["caption"] = json!("跳过错误行");
+    let partial = bot.send_and_wait(STAFF, update).await;
+    let text = text_of(&partial);
+    assert!(text.contains("导入完成：新增 1 条"), "{text}");
+    assert!(text.contains("拒绝 1 条"), "{text}");
     bot.stop().await;
 }
 
