@@ -33,9 +33,10 @@ use std::time::Duration;
 use teloxide::adaptors::throttle::Limits;
 use teloxide::adaptors::{CacheMe, Throttle};
 use teloxide::dispatching::Dispatcher;
+use teloxide::payloads::SetMyCommandsSetters;
 use teloxide::requests::{Request, Requester, RequesterExt};
 use teloxide::stop::StopToken;
-use teloxide::types::{BotCommand, Me};
+use teloxide::types::{BotCommand, BotCommandScope, ChatId, Me, Recipient};
 use teloxide::update_listeners::{Polling, UpdateListener, webhooks};
 use teloxide::utils::command::BotCommands;
 use teloxide::{ApiError, Bot, RequestError};
@@ -322,7 +323,12 @@ pub async fn run(
     let username = me.user.username.clone().unwrap_or_default();
     tracing::info!(bot = %format!("@{username}"), "已连接");
 
-    tokio::spawn(register_commands(bot.clone(), config.retry));
+    let menu_staff = if services.staff.is_some() {
+        services.staff_ids.clone()
+    } else {
+        Vec::new()
+    };
+    tokio::spawn(register_commands(bot.clone(), config.retry, menu_staff));
 
     if services.staff.is_some() {
         tracing::info!(staff = services.staff_ids.len(), "工作人员命令已启用");
@@ -547,16 +553,36 @@ fn describe(error: &RequestError) -> String {
 
 /// Puts the commands, with their Chinese descriptions, in the menu.
 /// Answering does not depend on it, so failures are only logged.
-async fn register_commands(bot: TelegramBot, retry: RetryPolicy) {
+async fn register_commands(bot: TelegramBot, retry: RetryPolicy, staff_ids: Vec<u64>) {
     // teloxide spells commands with their slash; the Bot API wants the bare
     // name (1–32 lowercase letters, digits, underscores).
     let commands: Vec<BotCommand> = Command::bot_commands()
         .into_iter()
         .map(|c| BotCommand::new(c.command.trim_start_matches('/'), c.description))
         .collect();
-    match send::deliver(&retry, bot.set_my_commands(commands)).await {
+    match send::deliver(&retry, bot.set_my_commands(commands.clone())).await {
         Ok(_) => tracing::debug!("命令菜单已注册"),
         Err(error) => tracing::warn!(%error, "注册命令菜单失败（不影响回答问题）"),
+    }
+    // Staff see their commands too, in their own private chat only
+    // (a private chat's id is the user's id). Residents never see them.
+    let mut staff_menu = commands;
+    staff_menu.extend(
+        StaffCommand::bot_commands()
+            .into_iter()
+            .map(|c| BotCommand::new(c.command.trim_start_matches('/'), c.description)),
+    );
+    for id in staff_ids {
+        let Ok(chat) = i64::try_from(id) else {
+            continue;
+        };
+        let scope = BotCommandScope::Chat {
+            chat_id: Recipient::Id(ChatId(chat)),
+        };
+        let request = bot.set_my_commands(staff_menu.clone()).scope(scope);
+        if let Err(error) = send::deliver(&retry, request).await {
+            tracing::warn!(%error, staff_id = id, "注册工作人员命令菜单失败（命令照样可用）");
+        }
     }
 }
 

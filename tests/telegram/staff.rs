@@ -154,6 +154,23 @@ async fn staff_reports_event_delete_and_files() {
     let bot = Harness::start_staff(&[STAFF as u64]).await;
     let say = |text: &str| bot.send_and_wait(STAFF, message(STAFF, STAFF, text));
 
+    // The staff member's chat gets the staff menu; the general menu does not.
+    let menus = bot
+        .fake
+        .wait_calls("setmycommands", 2, WITHIN, |_| true)
+        .await;
+    let staff_menu = menus
+        .iter()
+        .find(|c| c.body["scope"]["chat_id"] == json!(STAFF))
+        .expect("a menu for the staff chat");
+    assert!(staff_menu.body["commands"].to_string().contains("setevent"));
+    assert!(
+        menus
+            .iter()
+            .all(|c| c.body["scope"]["type"] == json!("chat")
+                || !c.body["commands"].to_string().contains("setevent"))
+    );
+
     let set = say("/setevent 6月16日 9:00 社区广场 <安全咨询日>").await;
     assert!(text_of(&set).contains("已发布"), "{set}");
     let event = bot.ask("/event").await;
