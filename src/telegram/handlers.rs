@@ -90,6 +90,16 @@ pub fn schema() -> UpdateHandler<HandlerError> {
         .branch(teloxide::dptree::endpoint(on_message));
     teloxide::dptree::entry()
         .branch(messages)
+        .branch(
+            Update::filter_callback_query()
+                .filter(|query: CallbackQuery| {
+                    query
+                        .data
+                        .as_deref()
+                        .is_some_and(|d| d.starts_with(staffing::OFFER_PREFIX))
+                })
+                .endpoint(staffing::on_offer),
+        )
         .branch(Update::filter_callback_query().endpoint(on_callback))
         .branch(Update::filter_inline_query().endpoint(on_inline_query))
 }

@@ -14,13 +14,18 @@
 //! Telegram messages into those calls and their results into messages.
 //! Store and index work runs on the blocking pool.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use teloxide::net::Download;
-use teloxide::payloads::{SendDocumentSetters, SendMessageSetters, SendPhotoSetters};
+use teloxide::payloads::{
+    AnswerCallbackQuerySetters, SendDocumentSetters, SendMessageSetters, SendPhotoSetters,
+};
 use teloxide::prelude::*;
-use teloxide::types::{InputFile, KeyboardButton, KeyboardMarkup, KeyboardRemove, Message};
+use teloxide::types::{
+    CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, KeyboardButton,
+    KeyboardMarkup, KeyboardRemove, Message,
+};
 use teloxide::utils::command::BotCommands;
 
 use crate::draft::{Draft, Prompt, Turn};
@@ -55,7 +60,27 @@ pub struct StaffDesk {
     /// `/add` and `/edit` conversations in progress, per chat. In memory:
     /// a restart drops an unfinished draft (nothing was saved yet).
     drafts: Mutex<HashMap<ChatId, Draft>>,
+    /// What the buttons under `/unanswered` offer, by the number in their
+    /// `callback_data` (`s:<n>`): a question does not fit in 64 bytes.
+    /// In memory; after a restart the buttons answer "expired".
+    offers: Mutex<(u64, BTreeMap<u64, Offer>)>,
 }
+
+/// One tap under `/unanswered`.
+#[derive(Debug, Clone)]
+enum Offer {
+    /// Add the question as another wording of entry `id`.
+    AddAlternate { id: String, question: String },
+    /// Start `/add` with the question filled in.
+    Add { question: String },
+}
+
+/// Offers kept; the oldest go first (their buttons then say "expired").
+const MAX_OFFERS: usize = 2000;
+/// Groups of `/unanswered` that get buttons.
+const GROUPS_WITH_BUTTONS: usize = 10;
+/// The `callback_data` prefix of staff buttons.
+pub const OFFER_PREFIX: &str = "s:";
 
 impl StaffDesk {
     pub fn new(staff: Arc<Staff>, ids: impl IntoIterator<Item = u64>) -> StaffDesk {
@@ -63,7 +88,25 @@ impl StaffDesk {
             staff,
             ids: ids.into_iter().collect(),
             drafts: Mutex::new(HashMap::new()),
+            offers: Mutex::new((0, BTreeMap::new())),
         }
+    }
+
+    fn offer(&self, offer: Offer) -> String {
+        let mut offers = self.offers.lock().unwrap_or_else(|e| e.into_inner());
+        offers.0 += 1;
+        let n = offers.0;
+        offers.1.insert(n, offer);
+        while offers.1.len() > MAX_OFFERS {
+            offers.1.pop_first();
+        }
+        format!("{OFFER_PREFIX}{n}")
+    }
+
+    fn take_offer(&self, data: &str) -> Option<Offer> {
+        let n: u64 = data.strip_prefix(OFFER_PREFIX)?.parse().ok()?;
+        let offers = self.offers.lock().unwrap_or_else(|e| e.into_inner());
+        offers.1.get(&n).cloned()
     }
 
     pub fn is_staff(&self, message: &Message) -> bool {
@@ -185,22 +228,32 @@ pub async fn on_command(
         StaffCommand::Unanswered(days) => match days_of(&days) {
             Err(problem) => problem,
             Ok(days) => {
-                blocking(move || {
-                    match crate::report::unanswered(
+                let list = blocking(move || {
+                    crate::report::unanswered(
                         staff.store(),
                         &engine,
                         days,
                         chrono::Utc::now(),
                         UNANSWERED_GROUPS,
-                    ) {
-                        Ok(list) => crate::report::unanswered_text(&list),
-                        Err(error) => {
-                            tracing::error!(%error, "读取未回答问题失败");
-                            format!("读取失败：{error}")
-                        }
-                    }
+                    )
                 })
-                .await?
+                .await?;
+                match list {
+                    Ok(list) => {
+                        let mut outgoing = render::plain(&crate::report::unanswered_text(&list));
+                        let rows = offer_rows(&desk, &list);
+                        if !rows.is_empty() {
+                            outgoing.keyboard = Some(InlineKeyboardMarkup::new(rows));
+                        }
+                        send::send_outgoing(&bot, &context.retry, destination(&message), &outgoing)
+                            .await?;
+                        return Ok(());
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "读取未回答问题失败");
+                        format!("读取失败：{error}")
+                    }
+                }
             }
         },
         StaffCommand::Stats(days) => match days_of(&days) {
@@ -343,6 +396,97 @@ pub async fn on_command(
         }
     };
     reply(&bot, &context, &message, &text).await
+}
+
+/// One row per group (the first few): add the question as a wording of
+/// the proposed entry, or start `/add` with it. Numbered as in the text.
+fn offer_rows(
+    desk: &StaffDesk,
+    list: &crate::report::Unanswered,
+) -> Vec<Vec<InlineKeyboardButton>> {
+    list.groups
+        .iter()
+        .take(GROUPS_WITH_BUTTONS)
+        .enumerate()
+        .map(|(n, group)| {
+            let mut row = Vec::new();
+            if let Some(crate::report::Proposal::AddAlternate { id, .. }) = &group.proposal {
+                let data = desk.offer(Offer::AddAlternate {
+                    id: id.clone(),
+                    question: group.question.clone(),
+                });
+                row.push(InlineKeyboardButton::callback(
+                    format!("{}. 加为 {id} 的问法", n + 1),
+                    data,
+                ));
+            }
+            let data = desk.offer(Offer::Add {
+                question: group.question.clone(),
+            });
+            row.push(InlineKeyboardButton::callback(
+                format!("{}. 新增问答", n + 1),
+                data,
+            ));
+            row
+        })
+        .collect()
+}
+
+/// A tap on a button under `/unanswered`.
+pub async fn on_offer(
+    bot: TelegramBot,
+    query: CallbackQuery,
+    context: Arc<Context>,
+) -> Result<(), HandlerError> {
+    let desk = context
+        .desk
+        .clone()
+        .filter(|desk| desk.ids.contains(&query.from.id.0));
+    let chat = query.message.as_ref().map(|m| m.chat().id);
+    let (Some(desk), Some(chat)) = (desk, chat) else {
+        tracing::warn!(
+            user_id = query.from.id.0,
+            "非工作人员点击了工作人员按钮，已拒绝"
+        );
+        acknowledge(&bot, &context, &query, NO_PERMISSION).await;
+        return Ok(());
+    };
+    let Some(offer) = query.data.as_deref().and_then(|d| desk.take_offer(d)) else {
+        acknowledge(&bot, &context, &query, render::BUTTON_EXPIRED).await;
+        return Ok(());
+    };
+    let who = format!("telegram:{}", query.from.id.0);
+    let staff = desk.staff.clone();
+    match offer {
+        Offer::AddAlternate { id, question } => {
+            acknowledge(&bot, &context, &query, "正在保存…").await;
+            let text = blocking(move || match staff.add_alternate(&id, &question, &who) {
+                Ok(_) => format!("已把“{question}”加为条目 {id} 的问法，现在就能回答了。"),
+                Err(error) => staff_error_text(&error),
+            })
+            .await?;
+            let to = send::Destination {
+                chat,
+                reply_to: None,
+                thread: None,
+            };
+            send::send_outgoing(&bot, &context.retry, to, &render::plain(&text)).await?;
+        }
+        Offer::Add { question } => {
+            acknowledge(&bot, &context, &query, "开始新增问答").await;
+            let (draft, prompt) = blocking(move || Draft::new(Some(&question), &staff)).await?;
+            desk.drafts().insert(chat, draft);
+            send_prompt(&bot, &context, chat, &prompt).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn acknowledge(bot: &TelegramBot, context: &Context, query: &CallbackQuery, note: &str) {
+    let request = bot.answer_callback_query(query.id.clone()).text(note);
+    if let Err(error) = send::deliver(&context.retry, request).await {
+        tracing::warn!(%error, "按钮点击的回执发送失败");
+    }
 }
 
 /// A step of `/add` or `/edit`: the choices as a keyboard whose taps send

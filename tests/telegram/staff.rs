@@ -258,3 +258,46 @@ async fn a_command_line_change_is_picked_up_by_one_refresh_step() {
     );
     assert_eq!(safety_bot::telegram::refresh_once(&bot_side).await, 0);
 }
+
+/// `/unanswered` offers one tap per group: here "新增问答", which starts
+/// `/add` with the question filled in. A resident's tap is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unanswered_buttons_start_add_with_the_question() {
+    let bot = Harness::start_staff(&[STAFF as u64]).await;
+    let question = "小区游泳池的水质多久检测一次";
+    let first = bot.ask(question).await;
+    assert!(!text_of(&first).is_empty());
+
+    let list = bot
+        .send_and_wait(STAFF, message(STAFF, STAFF, "/unanswered"))
+        .await;
+    assert!(text_of(&list).contains(question), "{list}");
+    let add = super::all_buttons(&list)
+        .into_iter()
+        .find(|data| data.starts_with("s:"))
+        .expect("a staff button");
+    let labels = list["reply_markup"].to_string();
+    assert!(labels.contains("1. 新增问答"), "{labels}");
+
+    // A resident tapping it (a forwarded keyboard) is refused.
+    bot.fake.push(super::tap(USER, &list, &add));
+    let refused = bot
+        .fake
+        .wait_call("answercallbackquery", WITHIN, |body| {
+            body["text"].as_str().unwrap_or("").contains("无权限")
+        })
+        .await;
+    assert!(refused.body["text"].is_string());
+
+    // The last "新增问答" button of group 1 is the one that adds.
+    let add = super::buttons(&list)[0].last().unwrap().clone();
+    let prompt = bot
+        .send_and_wait(STAFF, super::tap(STAFF, &list, &add))
+        .await;
+    assert!(text_of(&prompt).contains("第 2 步"), "{prompt}");
+    let cancelled = bot
+        .send_and_wait(STAFF, message(STAFF, STAFF, "取消"))
+        .await;
+    assert!(text_of(&cancelled).contains("已取消"), "{cancelled}");
+    bot.stop().await;
+}
