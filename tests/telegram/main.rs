@@ -145,7 +145,7 @@ pub struct Harness {
     pub fake: FakeBotApi,
     pub store: Arc<Store>,
     pub data_dir: tempfile::TempDir,
-    engine: Arc<Engine>,
+    pub engine: Arc<Engine>,
     retry: RetryPolicy,
     real_limits: bool,
     /// The staff operations over `store` and `engine`, when the test

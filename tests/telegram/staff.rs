@@ -301,3 +301,33 @@ async fn unanswered_buttons_start_add_with_the_question() {
     assert!(text_of(&cancelled).contains("已取消"), "{cancelled}");
     bot.stop().await;
 }
+
+/// `/edit`: every step offers to keep its value; the changed answer is
+/// given right after saving. An unknown id is explained.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_entry_is_answered_right_after_saving() {
+    let bot = Harness::start_staff(&[STAFF as u64]).await;
+    let say = |text: &str| bot.send_and_wait(STAFF, message(STAFF, STAFF, text));
+    let unknown = say("/edit no-such-entry").await;
+    assert!(text_of(&unknown).contains("没有编号"), "{unknown}");
+
+    let new_answer = "立即关闭燃气总阀，打开门窗通风，不要开关电器，到室外拨打燃气公司抢修电话（已由工作人员修订）。";
+    let steps = [
+        (format!("/edit {FIXTURE_ID}"), "保持不变"),
+        ("保持不变".to_string(), "第 2 步"),
+        ("保持不变".to_string(), "第 3 步"),
+        (new_answer.to_string(), "第 4 步"),
+        ("保持不变".to_string(), "第 5 步"),
+        ("保持不变".to_string(), "请确认"),
+        ("确认保存".to_string(), "已保存"),
+    ];
+    for (input, expected) in steps {
+        let reply = say(&input).await;
+        let shown = format!("{} {}", text_of(&reply), reply["reply_markup"]);
+        assert!(shown.contains(expected), "{input}: {reply}");
+    }
+    let question = bot.engine.entry(FIXTURE_ID).unwrap().question.clone();
+    let answer = say(&question).await;
+    assert!(text_of(&answer).contains("已由工作人员修订"), "{answer}");
+    bot.stop().await;
+}
