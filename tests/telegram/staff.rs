@@ -331,3 +331,25 @@ async fn an_edited_entry_is_answered_right_after_saving() {
     assert!(text_of(&answer).contains("已由工作人员修订"), "{answer}");
     bot.stop().await;
 }
+
+/// A file too large is refused before `getFile`; a file Telegram cannot
+/// give is explained; neither is imported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_that_cannot_be_imported_are_explained() {
+    let bot = Harness::start_staff(&[STAFF as u64]).await;
+    let big = bot
+        .send_and_wait(
+            STAFF,
+            document(STAFF, STAFF, "f-big", "大表.xlsx", 30 * 1024 * 1024),
+        )
+        .await;
+    assert!(text_of(&big).contains("超过 20 MB"), "{big}");
+    assert!(bot.fake.calls("getfile").is_empty());
+
+    let missing = bot
+        .send_and_wait(STAFF, document(STAFF, STAFF, "f-gone", "表.csv", 100))
+        .await;
+    assert!(text_of(&missing).contains("没能取到文件"), "{missing}");
+    assert!(bot.fake.calls("download").is_empty());
+    bot.stop().await;
+}
