@@ -72,6 +72,8 @@ async fn main() {
         engine,
         store: store.clone(),
         data_dir: data_dir.path().to_path_buf(),
+        staff: None,
+        staff_ids: Vec::new(),
     };
     let bot = tokio::spawn(telegram::run(config, services, async move {
         let _ = stopped.await;

@@ -130,6 +130,14 @@ pub enum Command {
         /// webhook 模式下本机监听的地址，例如 127.0.0.1:8443
         #[arg(long, requires = "webhook_url", value_name = "ADDR")]
         listen: Option<std::net::SocketAddr>,
+        /// 工作人员的 Telegram 用户 id，逗号分隔；只有他们能用导入、统计等工作人员命令
+        #[arg(
+            long,
+            env = "SAFETY_BOT_STAFF",
+            value_delimiter = ',',
+            value_name = "IDS"
+        )]
+        staff: Vec<u64>,
     },
 }
 
@@ -404,6 +412,7 @@ fn execute(cli: Cli) -> Result<(), CliError> {
             api_url,
             webhook_url,
             listen,
+            staff,
         } => {
             // The token first: a missing one should not wait for the index.
             let token =
@@ -423,6 +432,8 @@ fn execute(cli: Cli) -> Result<(), CliError> {
                 engine: opened.engine,
                 store: opened.store,
                 data_dir: data_dir.to_path_buf(),
+                staff: Some(Arc::new(opened.staff)),
+                staff_ids: staff,
             };
             crate::telegram::serve(config, services).map_err(telegram_error)
         }

@@ -13,7 +13,6 @@
 //! while another process (a staff import) holds the lock — neither may
 //! stall the async workers that poll Telegram and send the other answers.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,11 +37,14 @@ use super::TelegramBot;
 use super::callback::{Action, EntryRef, is_entry_id};
 use super::render::{self, NonText, Outgoing};
 use super::send::{self, Destination, RetryPolicy};
+use super::staffing::{self, StaffDesk};
 
 /// What handlers need besides the engine and the store.
 pub struct Context {
-    pub data_dir: PathBuf,
     pub retry: RetryPolicy,
+    /// The staff operations and ids (`None`: no staff side, every staff
+    /// command is refused).
+    pub desk: Option<Arc<StaffDesk>>,
 }
 
 /// The commands residents see; the doc comments are the menu text
@@ -77,15 +79,50 @@ pub fn schema() -> UpdateHandler<HandlerError> {
     let messages = Update::filter_message()
         .filter(addressed_to_bot)
         .branch(teloxide::dptree::filter_map(parse_command).endpoint(on_command))
-        // Staff commands (issue 5) join here, ahead of questions, as one
-        // more branch: a `StaffCommand` enum behind a filter on the staff's
-        // user ids, e.g.
-        // `.branch(dptree::filter(is_staff).filter_map(parse_staff_command).endpoint(on_staff_command))`.
+        // Staff commands are recognised for everyone and refused there for
+        // anyone not on the staff list (so the attempt is answered and
+        // logged); drafts and documents are staff-only filters, so a
+        // resident's document falls through to the "cannot read files"
+        // note and is never downloaded.
+        .branch(teloxide::dptree::filter_map(staffing::parse).endpoint(staffing::on_command))
+        .branch(teloxide::dptree::filter(in_staff_draft).endpoint(staffing::on_draft_message))
+        .branch(teloxide::dptree::filter(is_staff_document).endpoint(staffing::on_document))
         .branch(teloxide::dptree::endpoint(on_message));
     teloxide::dptree::entry()
         .branch(messages)
+        .branch(
+            Update::filter_callback_query()
+                .filter(|query: CallbackQuery| {
+                    query
+                        .data
+                        .as_deref()
+                        .is_some_and(|d| d.starts_with(staffing::OFFER_PREFIX))
+                })
+                .endpoint(staffing::on_offer),
+        )
         .branch(Update::filter_callback_query().endpoint(on_callback))
         .branch(Update::filter_inline_query().endpoint(on_inline_query))
+}
+
+/// Text from a staff member whose private chat has an `/add` or `/edit`
+/// under way.
+fn in_staff_draft(message: Message, context: Arc<Context>) -> bool {
+    message.chat.is_private()
+        && message.text().is_some()
+        && context
+            .desk
+            .as_ref()
+            .is_some_and(|desk| desk.is_staff(&message) && desk.has_draft(message.chat.id))
+}
+
+/// A document a staff member sent privately: an import.
+fn is_staff_document(message: Message, context: Arc<Context>) -> bool {
+    message.chat.is_private()
+        && message.document().is_some()
+        && context
+            .desk
+            .as_ref()
+            .is_some_and(|desk| desk.is_staff(&message))
 }
 
 /// In a private chat everything is for the bot. In a group only a message
@@ -198,6 +235,7 @@ async fn on_command(
     message: Message,
     command: Command,
     engine: Arc<Engine>,
+    store: Arc<Store>,
     context: Arc<Context>,
 ) -> HandlerResult {
     let outgoing = match command {
@@ -226,8 +264,9 @@ async fn on_command(
         Command::Topics => topics_screen(&engine),
         Command::Hotline => render::hotline(),
         Command::Event => {
-            let data_dir = context.data_dir.clone();
-            let text = blocking(move || crate::event::event_text(&data_dir)).await?;
+            // The notice lives in the store (staff set it with /setevent or
+            // `safety-bot event set`).
+            let text = blocking(move || crate::event::text_from(&store)).await?;
             render::event(&text)
         }
     };
@@ -348,7 +387,7 @@ fn non_text_kind(message: &Message) -> NonText {
 
 /// Replies in a group quote the message they answer, so the asker can tell
 /// which answer is theirs; in a forum they stay in the topic.
-fn destination(message: &Message) -> Destination {
+pub(super) fn destination(message: &Message) -> Destination {
     Destination {
         chat: message.chat.id,
         reply_to: (!message.chat.is_private()).then_some(message.id),

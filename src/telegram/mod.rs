@@ -22,6 +22,7 @@ mod callback;
 mod handlers;
 mod render;
 mod send;
+mod staffing;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -32,20 +33,23 @@ use std::time::Duration;
 use teloxide::adaptors::throttle::Limits;
 use teloxide::adaptors::{CacheMe, Throttle};
 use teloxide::dispatching::Dispatcher;
+use teloxide::payloads::SetMyCommandsSetters;
 use teloxide::requests::{Request, Requester, RequesterExt};
 use teloxide::stop::StopToken;
-use teloxide::types::{BotCommand, Me};
+use teloxide::types::{BotCommand, BotCommandScope, ChatId, Me, Recipient};
 use teloxide::update_listeners::{Polling, UpdateListener, webhooks};
 use teloxide::utils::command::BotCommands;
 use teloxide::{ApiError, Bot, RequestError};
 
 use crate::engine::Engine;
+use crate::staff::Staff;
 use crate::store::Store;
 
 pub use callback::{Action, EntryRef, MAX_CALLBACK_BYTES, Vote};
 pub use handlers::{Command, HandlerError, schema};
 pub use render::{MAX_MESSAGE_UNITS, visible_text, visible_units};
 pub use send::RetryPolicy;
+pub use staffing::{NO_PERMISSION, StaffCommand, StaffDesk};
 
 /// The bot as handlers see it: `getMe` answered once and remembered, every
 /// message paced by teloxide's `Throttle`.
@@ -126,12 +130,46 @@ pub enum Listen {
     Socket(tokio::net::TcpListener),
 }
 
-/// What the handlers share: the answer core, the store, the data directory.
+/// What the handlers share: the answer core, the store, the data directory
+/// and, when staff are configured, the staff operations.
 #[derive(Clone)]
 pub struct Services {
     pub engine: Arc<Engine>,
     pub store: Arc<Store>,
     pub data_dir: PathBuf,
+    /// The staff operations over the same engine and store (`None`: every
+    /// staff command is refused, and command-line changes reach the bot
+    /// only at the next start).
+    pub staff: Option<Arc<Staff>>,
+    /// Telegram user ids allowed the staff commands.
+    pub staff_ids: Vec<u64>,
+}
+
+/// How often the running bot looks for changes other processes committed
+/// to the store (`safety-bot import` while it runs).
+pub const REFRESH_EVERY: Duration = Duration::from_secs(1);
+
+/// One refresh step: applies to the engine what other processes committed
+/// to the store. Returns how many entries changed; failures are logged and
+/// retried at the next step.
+pub async fn refresh_once(staff: &Arc<Staff>) -> usize {
+    let staff = staff.clone();
+    match tokio::task::spawn_blocking(move || staff.refresh()).await {
+        Ok(Ok(changed)) => {
+            if changed > 0 {
+                tracing::info!(changed, "已载入命令行等其他途径对知识库的修改");
+            }
+            changed
+        }
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "检查知识库修改失败，稍后重试");
+            0
+        }
+        Err(error) => {
+            tracing::error!(%error, "检查知识库修改的任务失败");
+            0
+        }
+    }
 }
 
 /// Why the bot could not start or run. The messages are for the operator.
@@ -291,11 +329,35 @@ pub async fn run(
     let username = me.user.username.clone().unwrap_or_default();
     tracing::info!(bot = %format!("@{username}"), "已连接");
 
-    tokio::spawn(register_commands(bot.clone(), config.retry));
+    let menu_staff = if services.staff.is_some() {
+        services.staff_ids.clone()
+    } else {
+        Vec::new()
+    };
+    tokio::spawn(register_commands(bot.clone(), config.retry, menu_staff));
 
+    if services.staff.is_some() {
+        tracing::info!(staff = services.staff_ids.len(), "工作人员命令已启用");
+    }
+    let desk = services
+        .staff
+        .clone()
+        .map(|staff| Arc::new(StaffDesk::new(staff, services.staff_ids.iter().copied())));
+    // Stopped when `run` returns (the guard aborts it), so nothing outlives
+    // the bot.
+    let _refresher = services.staff.clone().map(|staff| {
+        AbortOnDrop(tokio::spawn(async move {
+            let mut every = tokio::time::interval(REFRESH_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                refresh_once(&staff).await;
+            }
+        }))
+    });
     let context = handlers::Context {
-        data_dir: services.data_dir.clone(),
         retry: config.retry,
+        desk,
     };
     let mut dispatcher = Dispatcher::builder(bot.clone(), schema())
         .dependencies(teloxide::dptree::deps![
@@ -381,6 +443,15 @@ async fn prepare_webhook(
             source,
         })?;
     Ok((url, socket, address))
+}
+
+/// Aborts a background task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Waits for the dispatcher; on shutdown, stops the listener (which
@@ -499,16 +570,36 @@ fn describe(error: &RequestError) -> String {
 
 /// Puts the commands, with their Chinese descriptions, in the menu.
 /// Answering does not depend on it, so failures are only logged.
-async fn register_commands(bot: TelegramBot, retry: RetryPolicy) {
+async fn register_commands(bot: TelegramBot, retry: RetryPolicy, staff_ids: Vec<u64>) {
     // teloxide spells commands with their slash; the Bot API wants the bare
     // name (1–32 lowercase letters, digits, underscores).
     let commands: Vec<BotCommand> = Command::bot_commands()
         .into_iter()
         .map(|c| BotCommand::new(c.command.trim_start_matches('/'), c.description))
         .collect();
-    match send::deliver(&retry, bot.set_my_commands(commands)).await {
+    match send::deliver(&retry, bot.set_my_commands(commands.clone())).await {
         Ok(_) => tracing::debug!("命令菜单已注册"),
         Err(error) => tracing::warn!(%error, "注册命令菜单失败（不影响回答问题）"),
+    }
+    // Staff see their commands too, in their own private chat only
+    // (a private chat's id is the user's id). Residents never see them.
+    let mut staff_menu = commands;
+    staff_menu.extend(
+        StaffCommand::bot_commands()
+            .into_iter()
+            .map(|c| BotCommand::new(c.command.trim_start_matches('/'), c.description)),
+    );
+    for id in staff_ids {
+        let Ok(chat) = i64::try_from(id) else {
+            continue;
+        };
+        let scope = BotCommandScope::Chat {
+            chat_id: Recipient::Id(ChatId(chat)),
+        };
+        let request = bot.set_my_commands(staff_menu.clone()).scope(scope);
+        if let Err(error) = send::deliver(&retry, request).await {
+            tracing::warn!(%error, staff_id = id, "注册工作人员命令菜单失败（命令照样可用）");
+        }
     }
 }
 

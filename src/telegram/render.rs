@@ -174,6 +174,14 @@ pub fn event(text: &str) -> Outgoing {
     Outgoing::new(doc, Vec::new())
 }
 
+/// Plain text for staff replies (import summaries, reports): escaped, and
+/// split into as many messages as it takes.
+pub fn plain(text: &str) -> Outgoing {
+    let mut doc = Doc::default();
+    doc.text(text);
+    Outgoing::new(doc, Vec::new())
+}
+
 /// A command the bot does not have.
 pub fn unknown_command(command: &str) -> Outgoing {
     let mut doc = Doc::default();

@@ -219,3 +219,51 @@ fn webhook_options_go_together() {
     assert_eq!(status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("webhook 地址无效"), "{stderr}");
 }
+
+/// `SAFETY_BOT_STAFF` names the staff of the real binary: theirs `/stats`
+/// is answered, anyone else's is refused and the attempt logged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_come_from_the_environment_and_refusals_are_logged() {
+    let fake = FakeBotApi::start(TOKEN).await;
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut command = serve(data_dir.path(), &["--api-url", &fake.url]);
+    command
+        .env("TELOXIDE_TOKEN", TOKEN)
+        .env("SAFETY_BOT_STAFF", format!("{USER},12345"));
+    let child = command.spawn().unwrap();
+
+    fake.push(message(USER, USER, "/stats"));
+    let stats = fake
+        .wait_call("sendmessage", WITHIN, |b| b["chat_id"] == USER)
+        .await
+        .body;
+    assert!(text_of(&stats).contains("最近 7 天"), "{stats}");
+    const STRANGER: i64 = 777_001;
+    fake.push(message(STRANGER, STRANGER, "/stats"));
+    let refused = fake
+        .wait_call("sendmessage", WITHIN, |b| b["chat_id"] == STRANGER)
+        .await
+        .body;
+    assert!(text_of(&refused).contains("无权限"), "{refused}");
+
+    terminate(&child);
+    let (status, stderr) = tokio::task::spawn_blocking(move || finish(child, WITHIN))
+        .await
+        .unwrap();
+    assert!(status.success(), "exit {status:?}\n{stderr}");
+    assert!(
+        stderr.contains("非工作人员尝试使用工作人员命令"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("777001"), "{stderr}");
+}
+
+#[test]
+fn staff_ids_must_be_numbers() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut command = serve(data_dir.path(), &["--staff", "4242,张三"]);
+    command.env("TELOXIDE_TOKEN", TOKEN);
+    let (status, stderr) = finish(command.spawn().unwrap(), WITHIN);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--staff"), "{stderr}");
+}

@@ -4,7 +4,9 @@
 //! `timeout`, waking on a `Notify` when an update is pushed), records every
 //! call as `(method, body)`, and can be told to fail the next calls of a
 //! method (429 with `retry_after`, 500, a malformed body) or to hold their
-//! answers until released. Method names arrive in PascalCase from teloxide
+//! answers until released. Files registered with `add_file` are answered
+//! by `getFile` and served under `/file/bot<token>/<path>` (each download
+//! recorded as a `download` call). Method names arrive in PascalCase from teloxide
 //! and are matched in lower case.
 
 use std::collections::{HashMap, VecDeque};
@@ -53,6 +55,8 @@ struct Inner {
     faults: HashMap<String, VecDeque<Fault>>,
     holds: HashMap<String, Arc<Semaphore>>,
     next_message_id: i64,
+    /// file_id → (file_path, bytes).
+    files: HashMap<String, (String, Vec<u8>)>,
 }
 
 struct Shared {
@@ -94,12 +98,14 @@ impl FakeBotApi {
                 faults: HashMap::new(),
                 holds: HashMap::new(),
                 next_message_id: 1000,
+                files: HashMap::new(),
             }),
             updates_changed: Notify::new(),
             calls_changed: Notify::new(),
         });
         let app = Router::new()
             .route("/{token}/{method}", post(handle))
+            .route("/file/{token}/{*path}", axum::routing::get(download))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -113,6 +119,14 @@ impl FakeBotApi {
             shared,
             server,
         }
+    }
+
+    /// Makes a file available to `getFile` and the download URL.
+    pub fn add_file(&self, file_id: &str, path: &str, bytes: Vec<u8>) {
+        self.shared
+            .lock()
+            .files
+            .insert(file_id.to_string(), (path.to_string(), bytes));
     }
 
     /// Queues an update; `update_id` is filled in. Returns the id.
@@ -348,8 +362,29 @@ async fn handle(
     match method.as_str() {
         "getme" => ok(me()),
         "getupdates" => ok(get_updates(&shared, &body).await),
-        "sendmessage" | "editmessagetext" => {
-            let chat_id = body["chat_id"].as_i64().unwrap_or(0);
+        "getfile" => {
+            let file_id = body["file_id"].as_str().unwrap_or("").to_string();
+            let found = shared.lock().files.get(&file_id).cloned();
+            match found {
+                Some((path, bytes)) => ok(json!({
+                    "file_id": file_id,
+                    "file_unique_id": format!("u-{file_id}"),
+                    "file_size": bytes.len(),
+                    "file_path": path
+                })),
+                None => (
+                    StatusCode::BAD_REQUEST,
+                    axum::Json(json!({"ok": false, "error_code": 400, "description": "Bad Request: invalid file_id"})),
+                )
+                    .into_response(),
+            }
+        }
+        "sendmessage" | "editmessagetext" | "senddocument" | "sendphoto" => {
+            // Multipart bodies carry the chat id as text.
+            let chat_id = body["chat_id"]
+                .as_i64()
+                .or_else(|| body["chat_id"].as_str().and_then(|s| s.parse().ok()))
+                .unwrap_or(0);
             let message_id = match body["message_id"].as_i64() {
                 Some(id) => id,
                 None => {
@@ -382,6 +417,34 @@ async fn handle(
             "pending_update_count": 0
         })),
         _ => ok(json!(true)),
+    }
+}
+
+/// A file download: `/file/bot<token>/<path>`.
+async fn download(
+    State(shared): State<Arc<Shared>>,
+    Path((token, path)): Path<(String, String)>,
+) -> Response {
+    let found = {
+        let mut inner = shared.lock();
+        inner.calls.push(Call {
+            method: "download".to_string(),
+            body: json!({"path": path}),
+            at: Instant::now(),
+        });
+        inner
+            .files
+            .values()
+            .find(|(p, _)| *p == path)
+            .map(|(_, bytes)| bytes.clone())
+    };
+    shared.calls_changed.notify_waiters();
+    if token != format!("bot{}", shared.token) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    match found {
+        Some(bytes) => (StatusCode::OK, bytes).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
     }
 }
 

@@ -6,6 +6,7 @@
 //! - `conversation`: private chats — commands, questions, buttons, feedback.
 //! - `groups`: group chats and inline mode.
 //! - `resilience`: 429, 500, malformed bodies, shutdown, restart.
+//! - `staff`: staff commands, document imports, the `/add` dialogue.
 //! - `webhook`: updates pushed to the webhook server instead of polled.
 //! - `binary`: `safety-bot serve` as a process: token, exit codes, logs.
 
@@ -14,6 +15,7 @@ mod conversation;
 mod fake;
 mod groups;
 mod resilience;
+mod staff;
 mod webhook;
 
 use std::path::PathBuf;
@@ -44,7 +46,7 @@ pub fn fixture_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/knowledge")
 }
 
-fn fixture_knowledge() -> Knowledge {
+pub fn fixture_knowledge() -> Knowledge {
     let (knowledge, problems) =
         safety_bot::knowledge::load_dir(&fixture_dir()).expect("fixture loads");
     assert!(problems.is_empty(), "fixture problems: {problems:?}");
@@ -143,9 +145,13 @@ pub struct Harness {
     pub fake: FakeBotApi,
     pub store: Arc<Store>,
     pub data_dir: tempfile::TempDir,
-    engine: Arc<Engine>,
+    pub engine: Arc<Engine>,
     retry: RetryPolicy,
     real_limits: bool,
+    /// The staff operations over `store` and `engine`, when the test
+    /// wants staff (see `start_staff`).
+    staff: Option<Arc<safety_bot::staff::Staff>>,
+    staff_ids: Vec<u64>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     bot: Option<tokio::task::JoinHandle<Result<(), TelegramError>>>,
 }
@@ -173,9 +179,25 @@ impl Harness {
             engine: setup.engine,
             retry: setup.retry,
             real_limits: setup.real_limits,
+            staff: None,
+            staff_ids: Vec::new(),
             stop: None,
             bot: None,
         }
+    }
+
+    /// A bot with a staff side over its own store and an in-memory index
+    /// of the fixture corpus; `ids` are the staff.
+    pub async fn start_staff(ids: &[u64]) -> Harness {
+        let mut harness = Harness::new(Setup::default()).await;
+        let store = Store::open(harness.data_dir.path()).unwrap();
+        let opened = safety_bot::staff::assemble(fixture_knowledge(), store, None).unwrap();
+        harness.engine = opened.engine;
+        harness.store = opened.store;
+        harness.staff = Some(Arc::new(opened.staff));
+        harness.staff_ids = ids.to_vec();
+        harness.launch();
+        harness
     }
 
     pub fn config(&self) -> Config {
@@ -208,6 +230,8 @@ impl Harness {
             engine: self.engine.clone(),
             store: self.store.clone(),
             data_dir: self.data_dir.path().to_path_buf(),
+            staff: self.staff.clone(),
+            staff_ids: self.staff_ids.clone(),
         }
     }
 
