@@ -88,6 +88,10 @@ pub struct BenchConfig {
     /// The `safety-bot` binary to spawn for the start-up figure. Without it,
     /// start-up is measured in process (load knowledge, open, first answer).
     pub binary: Option<PathBuf>,
+    /// Prepare the knowledge and data directories here and keep them (for
+    /// profiling or timing start-up by hand); a temporary directory,
+    /// removed afterwards, when not set. Must be empty or not exist.
+    pub work_dir: Option<PathBuf>,
 }
 
 impl Default for BenchConfig {
@@ -99,6 +103,7 @@ impl Default for BenchConfig {
             save_corpus: None,
             save_questions: None,
             binary: None,
+            work_dir: None,
         }
     }
 }
@@ -131,6 +136,8 @@ pub enum BenchError {
     NoEntries,
     #[error("无法建立临时目录：{0}")]
     TempDir(io::Error),
+    #[error("工作目录 {} 不是空目录：为了不覆盖别的文件，请指定一个新目录", path.display())]
+    WorkDirNotEmpty { path: PathBuf },
     #[error("无法把语料写成知识库目录：{0}")]
     Toml(#[from] toml::ser::Error),
     #[error("读回测试用知识库失败：{0}")]
@@ -156,6 +163,7 @@ impl BenchError {
                 | BenchError::ReadQuestions { .. }
                 | BenchError::NoQuestions { .. }
                 | BenchError::Write { .. }
+                | BenchError::WorkDirNotEmpty { .. }
                 | BenchError::NoEntries
         )
     }
@@ -249,12 +257,26 @@ pub fn run(
         return Err(BenchError::NoEntries);
     }
 
-    let scratch = tempfile::Builder::new()
-        .prefix("safety-bot-bench-")
-        .tempdir()
-        .map_err(BenchError::TempDir)?;
-    let knowledge_dir = scratch.path().join("knowledge");
-    let data_dir = scratch.path().join("data");
+    // Kept only when asked for; otherwise removed when `scratch` drops.
+    let scratch = match &config.work_dir {
+        Some(dir) => {
+            prepare_work_dir(dir)?;
+            None
+        }
+        None => Some(
+            tempfile::Builder::new()
+                .prefix("safety-bot-bench-")
+                .tempdir()
+                .map_err(BenchError::TempDir)?,
+        ),
+    };
+    let work_dir = match (&scratch, &config.work_dir) {
+        (Some(temp), _) => temp.path().to_path_buf(),
+        (None, Some(dir)) => dir.clone(),
+        (None, None) => unreachable!("one of them is set above"),
+    };
+    let knowledge_dir = work_dir.join("knowledge");
+    let data_dir = work_dir.join("data");
     progress("写出测试用知识库并读回……");
     write_knowledge_dir(&knowledge_dir, &entries, &synonyms, &user_dict, &cards)?;
     drop(entries);
@@ -570,6 +592,28 @@ fn read_questions(path: &Path) -> Result<Vec<String>, BenchError> {
         });
     }
     Ok(questions)
+}
+
+/// Creates the work directory, refusing one that already holds anything.
+fn prepare_work_dir(dir: &Path) -> Result<(), BenchError> {
+    let write_error = |source| BenchError::Write {
+        path: dir.to_path_buf(),
+        source,
+    };
+    match std::fs::read_dir(dir) {
+        Ok(mut listing) => {
+            if listing.next().is_some() {
+                return Err(BenchError::WorkDirNotEmpty {
+                    path: dir.to_path_buf(),
+                });
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir).map_err(write_error)
+        }
+        Err(e) => Err(write_error(e)),
+    }
 }
 
 fn write_file(path: &Path, text: String) -> Result<(), BenchError> {

@@ -136,6 +136,9 @@ pub enum Command {
         /// 计时的问题数：内置问题集的大小，或问题文件循环提问的总次数
         #[arg(long, default_value_t = crate::bench::DEFAULT_TIMED_QUESTIONS as u64, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
         question_count: u64,
+        /// 在这个目录里准备测试用的知识库和索引并保留（默认用临时目录，测完删除）
+        #[arg(long, value_name = "DIR")]
+        work_dir: Option<PathBuf>,
         /// 输出一个 JSON 对象
         #[arg(long)]
         json: bool,
@@ -435,6 +438,7 @@ fn execute(cli: Cli) -> Result<(), CliError> {
             questions,
             save_questions,
             question_count,
+            work_dir,
             json,
         } => {
             let config = BenchConfig {
@@ -449,6 +453,7 @@ fn execute(cli: Cli) -> Result<(), CliError> {
                 save_questions,
                 // Start-up is timed on this very binary, as an operator runs it.
                 binary: std::env::current_exe().ok(),
+                work_dir,
             };
             bench(knowledge_dir, &config, json)
         }
