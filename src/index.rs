@@ -366,12 +366,21 @@ impl SearchIndex {
         let searcher = self.reader.searcher();
         let top = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?;
         let mut hits = Vec::with_capacity(top.len());
+        // Opening a column costs about as much as scoring a few documents:
+        // open each segment's once per search, not once per hit.
+        let mut columns: Vec<Option<tantivy::columnar::Column<u64>>> =
+            vec![None; searcher.segment_readers().len()];
         for (score, address) in top {
-            let column = searcher
-                .segment_reader(address.segment_ord)
-                .fast_fields()
-                .u64("key")?;
-            if let Some(key) = column.first(address.doc_id) {
+            let slot = &mut columns[address.segment_ord as usize];
+            if slot.is_none() {
+                *slot = Some(
+                    searcher
+                        .segment_reader(address.segment_ord)
+                        .fast_fields()
+                        .u64("key")?,
+                );
+            }
+            if let Some(key) = slot.as_ref().and_then(|c| c.first(address.doc_id)) {
                 hits.push(Hit { key, score });
             }
         }
