@@ -216,6 +216,10 @@ pub struct BenchReport {
     pub startup_probe: StartupProbe,
     /// Load, open and first answer in process (always measured).
     pub in_process_startup_ms: f64,
+    /// Peak memory of the binary run on its own over the questions, as the
+    /// bot runs: with the index already built, and building it first
+    /// (bytes; none where the system cannot tell, or nothing was spawned).
+    pub process_peaks: Option<(u64, u64)>,
     /// Outcomes over the distinct questions: answer, suggest, no answer.
     pub outcomes: [usize; 3],
     pub threads_available: usize,
@@ -356,6 +360,18 @@ pub fn run(
         }
         None => (StartupProbe::InProcess, Vec::new()),
     };
+    let process_peaks = match &config.binary {
+        Some(binary) => {
+            progress("单独进程的内存：用已有索引答题、先建索引再答题……");
+            let fresh_dir = work_dir.join("data-fresh");
+            let serving = batch_process_peak(binary, &knowledge_dir, &data_dir, &distinct)?;
+            let building = batch_process_peak(binary, &knowledge_dir, &fresh_dir, &distinct)?;
+            // Only the figure matters; the second index would only take space.
+            let _ = std::fs::remove_dir_all(&fresh_dir);
+            serving.zip(building)
+        }
+        None => None,
+    };
 
     let peak_before_edit_bytes = proc_status_bytes("VmHWM:").unwrap_or(0);
     progress("编辑生效……");
@@ -414,6 +430,7 @@ pub fn run(
         startup_runs_ms,
         startup_probe,
         in_process_startup_ms,
+        process_peaks,
         outcomes,
         threads_available: std::thread::available_parallelism().map_or(1, |n| n.get()),
     })
@@ -520,6 +537,13 @@ impl BenchReport {
             self.qps_1, self.qps_2
         ));
         out.push_str(&format!("峰值内存：{memory}\n"));
+        if let Some((serving, building)) = self.process_peaks {
+            out.push_str(&format!(
+                "单独运行 ask 答完全部问题的进程峰值：已有索引 {:.1} MB，先建索引 {:.1} MB\n",
+                mb(serving),
+                mb(building)
+            ));
+        }
         out.push_str(&format!(
             "编辑生效：最慢 {:.1} 毫秒（{} 次：{}）\n",
             self.edit_visible_ms,
@@ -787,6 +811,95 @@ fn spawn_startup(
         )));
     }
     Ok(elapsed.as_secs_f64() * 1e3)
+}
+
+/// Runs the binary as `ask --json` over the questions, one process for the
+/// whole batch as the bot serves them, and returns its peak resident memory
+/// (bytes; none where `/proc` is missing).
+///
+/// The peak is read from the child's own `/proc/<pid>/status` while it is
+/// still alive: `wait4`'s figure cannot be used, because Linux counts into
+/// it the memory of this (much larger) process the child was forked from.
+/// To keep the child alive after its last answer, a few small messages
+/// follow the questions; their answers push the real ones out of the
+/// child's output buffer, and standard input stays open until the peak is
+/// read.
+fn batch_process_peak(
+    binary: &Path,
+    knowledge_dir: &Path,
+    data_dir: &Path,
+    questions: &[String],
+) -> Result<Option<u64>, BenchError> {
+    use std::io::{BufRead, Write};
+    /// Enough short replies to fill the child's 8 KiB output buffer twice.
+    const PADDING: usize = 64;
+    /// However slow the machine, a batch that takes longer has hung.
+    const DEADLINE: Duration = Duration::from_secs(1800);
+    let failed = |what: String| BenchError::Startup(format!("{}：{what}", binary.display()));
+    let mut child = Command::new(binary)
+        .arg("--knowledge")
+        .arg(knowledge_dir)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["ask", "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| failed(e.to_string()))?;
+    let pid = child.id();
+    let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(failed("无法连接标准输入输出".into()));
+    };
+    let expected = questions.len();
+    let (answered_tx, answered_rx) = std::sync::mpsc::channel::<usize>();
+    let reader = std::thread::spawn(move || {
+        let mut count = 0;
+        for line in io::BufReader::new(stdout).lines() {
+            if line.is_err() {
+                break;
+            }
+            count += 1;
+            if count == expected {
+                let _ = answered_tx.send(count);
+            }
+        }
+        count
+    });
+    let mut batch = String::new();
+    for question in questions {
+        batch.push_str(question);
+        batch.push('\n');
+    }
+    for _ in 0..PADDING {
+        batch.push_str("你好\n");
+    }
+    // The reader drains the child's output meanwhile, so this cannot block
+    // for good; a child that died early makes it fail, reported below.
+    let written = stdin
+        .write_all(batch.as_bytes())
+        .and_then(|()| stdin.flush());
+    let peak = match (written, answered_rx.recv_timeout(DEADLINE)) {
+        (Ok(()), Ok(_)) => std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|status| status_bytes(&status, "VmHWM:")),
+        _ => {
+            let _ = child.kill();
+            None
+        }
+    };
+    drop(stdin);
+    let status = child.wait().map_err(|e| failed(e.to_string()))?;
+    let count = reader.join().unwrap_or(0);
+    if !status.success() || count != expected + PADDING {
+        return Err(failed(format!(
+            "应回答 {} 个问题，实际 {count} 个",
+            expected + PADDING
+        )));
+    }
+    Ok(peak)
 }
 
 /// Load the knowledge, open the existing index, answer one question — what
