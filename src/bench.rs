@@ -223,6 +223,10 @@ pub struct BenchReport {
     /// Outcomes over the distinct questions: answer, suggest, no answer.
     pub outcomes: [usize; 3],
     pub threads_available: usize,
+    /// The machine's one-minute load average at the start and at the end
+    /// (none without `/proc/loadavg`): other work running skews every
+    /// figure, and a report should say so.
+    pub load_average: Option<(f64, f64)>,
 }
 
 /// Runs the benchmark. `base` is the loaded knowledge: the corpus to grow
@@ -234,6 +238,7 @@ pub fn run(
     progress: &mut dyn FnMut(&str),
 ) -> Result<BenchReport, BenchError> {
     let started = Instant::now();
+    let load_at_start = load_average();
     let Knowledge {
         entries: base_entries,
         synonyms,
@@ -433,6 +438,7 @@ pub fn run(
         process_peaks,
         outcomes,
         threads_available: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        load_average: load_at_start.zip(load_average()),
     })
 }
 
@@ -502,10 +508,14 @@ impl BenchReport {
             )
         };
         let mut out = String::new();
-        out.push_str(&format!(
-            "基准测试（本机 {} 个 CPU）\n",
-            self.threads_available
-        ));
+        out.push_str(&format!("基准测试（本机 {} 个 CPU", self.threads_available));
+        if let Some((start, end)) = self.load_average {
+            out.push_str(&format!("，开始时负载 {start:.2}，结束时 {end:.2}"));
+            if start.max(end) > 0.5 {
+                out.push_str("：机器上还有别的工作，数字偏慢");
+            }
+        }
+        out.push_str("）\n");
         out.push_str(&format!("语料：{corpus}"));
         if self.corpus_problems > 0 {
             out.push_str(&format!(
@@ -956,6 +966,16 @@ fn release_freed_memory() {
 /// counting from the start, which only overstates it.
 fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// The one-minute load average, from `/proc/loadavg`.
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// A `kB` line of `/proc/self/status` (VmHWM, VmRSS), in bytes.
