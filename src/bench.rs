@@ -510,10 +510,11 @@ impl BenchReport {
         let mut out = String::new();
         out.push_str(&format!("基准测试（本机 {} 个 CPU", self.threads_available));
         if let Some((start, end)) = self.load_average {
-            out.push_str(&format!("，开始时负载 {start:.2}，结束时 {end:.2}"));
-            if start.max(end) > 0.5 {
-                out.push_str("：机器上还有别的工作，数字偏慢");
-            }
+            // Other work on the machine slows every figure down; the load
+            // average (which counts this run too) shows whether there was any.
+            out.push_str(&format!(
+                "，1 分钟平均负载：开始 {start:.2}，结束 {end:.2}"
+            ));
         }
         out.push_str("）\n");
         out.push_str(&format!("语料：{corpus}"));
