@@ -512,9 +512,7 @@ impl BenchReport {
         if let Some((start, end)) = self.load_average {
             // Other work on the machine slows every figure down; the load
             // average (which counts this run too) shows whether there was any.
-            out.push_str(&format!(
-                "，1 分钟平均负载：开始 {start:.2}，结束 {end:.2}"
-            ));
+            out.push_str(&format!("，1 分钟平均负载：开始 {start:.2}，结束 {end:.2}"));
         }
         out.push_str("）\n");
         out.push_str(&format!("语料：{corpus}"));
