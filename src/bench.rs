@@ -17,11 +17,15 @@
 //! 5. Start-up: this binary spawned as `ask --json <question>` on the
 //!    prepared directories, from spawn until the answer arrives on its
 //!    standard output; the median of a few runs after one unmeasured run.
-//! 6. Edit: an entry gains a new wording through `Engine::apply` (which
+//! 6. The bot's own memory: this binary run as `ask` over all the questions,
+//!    once on the built index and once building it first, its peak read
+//!    from its `/proc/<pid>/status`.
+//! 7. Edit: an entry gains a new wording through `Engine::apply` (which
 //!    commits to disk), and the time runs until asking that wording finds it.
-//! 7. Peak memory: VmHWM, reset just before step 2 and read after step 6, so
-//!    it covers building, answering and editing but not the preparation of
-//!    the corpus, which the bot never does.
+//! 8. Peak memory of this process: VmHWM, reset just before step 2 and read
+//!    after step 7, so it covers building, answering on two threads and
+//!    editing, but not the preparation of the corpus, which the bot never
+//!    does.
 //!
 //! Figures are only as steady as the machine: run on an otherwise idle
 //! machine, in release mode.
@@ -46,9 +50,9 @@ pub const DEFAULT_TIMED_QUESTIONS: usize = 2000;
 /// Spawned start-ups timed after the unmeasured first one.
 pub const STARTUP_RUNS: usize = 5;
 
-/// New wordings the edit step adds, one per edit: made-up names no entry
-/// holds, and nothing that reads as danger happening now (an emergency card
-/// would take over the reply).
+/// Made-up phrases no entry holds, one per edit (see `time_edits`), and
+/// nothing that reads as danger happening now: an emergency card would take
+/// over the reply.
 const EDIT_PROBES: &[&str] = &[
     "蓝鲸七号演练口令是什么",
     "青柠檬联络卡怎么领取",
@@ -266,23 +270,21 @@ pub fn run(
         return Err(BenchError::NoEntries);
     }
 
-    // Kept only when asked for; otherwise removed when `scratch` drops.
-    let scratch = match &config.work_dir {
+    // A temporary directory is removed when `_scratch` drops, at the end;
+    // a work directory asked for is kept.
+    let (_scratch, work_dir) = match &config.work_dir {
         Some(dir) => {
             prepare_work_dir(dir)?;
-            None
+            (None, dir.clone())
         }
-        None => Some(
-            tempfile::Builder::new()
+        None => {
+            let temp = tempfile::Builder::new()
                 .prefix("safety-bot-bench-")
                 .tempdir()
-                .map_err(BenchError::TempDir)?,
-        ),
-    };
-    let work_dir = match (&scratch, &config.work_dir) {
-        (Some(temp), _) => temp.path().to_path_buf(),
-        (None, Some(dir)) => dir.clone(),
-        (None, None) => unreachable!("one of them is set above"),
+                .map_err(BenchError::TempDir)?;
+            let path = temp.path().to_path_buf();
+            (Some(temp), path)
+        }
     };
     let knowledge_dir = work_dir.join("knowledge");
     let data_dir = work_dir.join("data");
@@ -329,22 +331,7 @@ pub fn run(
     let index_bytes = SearchIndex::size_on_disk(&data_dir);
 
     progress(&format!("计时：{} 个问题……", timed.len()));
-    let mut outcomes = [0; 3];
-    for question in &distinct {
-        let reply = engine.ask(question);
-        outcomes[match reply.outcome {
-            Outcome::Answer => 0,
-            Outcome::Suggest => 1,
-            Outcome::NoAnswer => 2,
-        }] += 1;
-    }
-    let mut latencies: Vec<Duration> = Vec::with_capacity(timed.len());
-    for question in &timed {
-        let start = Instant::now();
-        black_box(engine.ask(black_box(question)));
-        latencies.push(start.elapsed());
-    }
-    latencies.sort();
+    let (latencies, outcomes) = time_questions(&engine, &distinct, &timed);
     let total: Duration = latencies.iter().sum();
     let micros = |d: Duration| d.as_secs_f64() * 1e6;
 
@@ -380,22 +367,7 @@ pub fn run(
 
     let peak_before_edit_bytes = proc_status_bytes("VmHWM:").unwrap_or(0);
     progress("编辑生效……");
-    let mut edit_runs_ms = Vec::new();
-    for (id, probe) in edit_ids.iter().zip(EDIT_PROBES) {
-        let Some(entry) = engine.entry(id) else {
-            return Err(BenchError::EditNotFound { id: id.clone() });
-        };
-        let mut edited = (*entry).clone();
-        edited.alternates.push((*probe).to_string());
-        let start = Instant::now();
-        engine.apply(&[], vec![edited])?;
-        let reply = engine.ask(probe);
-        let elapsed = start.elapsed();
-        if reply.entry.as_ref().is_none_or(|e| &e.id != id) {
-            return Err(BenchError::EditNotFound { id: id.clone() });
-        }
-        edit_runs_ms.push(elapsed.as_secs_f64() * 1e3);
-    }
+    let edit_runs_ms = time_edits(&engine, &edit_ids)?;
     let peak_rss_bytes = proc_status_bytes("VmHWM:").unwrap_or(0);
     drop(engine);
 
@@ -562,6 +534,59 @@ impl BenchReport {
         out.push_str(&format!("启动到第一个回答：{startup}"));
         out
     }
+}
+
+/// Asks every distinct question once — the warm-up, which also counts the
+/// outcomes — then times each of `timed` on its own. Returns the sorted
+/// latencies and the outcomes (answer, suggest, no answer).
+fn time_questions(
+    engine: &Engine,
+    distinct: &[String],
+    timed: &[&str],
+) -> (Vec<Duration>, [usize; 3]) {
+    let mut outcomes = [0; 3];
+    for question in distinct {
+        let reply = engine.ask(question);
+        outcomes[match reply.outcome {
+            Outcome::Answer => 0,
+            Outcome::Suggest => 1,
+            Outcome::NoAnswer => 2,
+        }] += 1;
+    }
+    let mut latencies: Vec<Duration> = Vec::with_capacity(timed.len());
+    for question in timed {
+        let start = Instant::now();
+        black_box(engine.ask(black_box(question)));
+        latencies.push(start.elapsed());
+    }
+    latencies.sort();
+    (latencies, outcomes)
+}
+
+/// Gives each entry a new wording through `Engine::apply`, as staff saving
+/// an edit would, and times until asking that wording finds the entry.
+/// The new wording is a made-up phrase in front of the entry's own
+/// question: the phrase makes it unique, the question keeps it about the
+/// entry's topic, whatever the decision thresholds are.
+fn time_edits(engine: &Engine, ids: &[String]) -> Result<Vec<f64>, BenchError> {
+    let mut runs_ms = Vec::with_capacity(ids.len());
+    for (id, probe) in ids.iter().zip(EDIT_PROBES) {
+        let Some(entry) = engine.entry(id) else {
+            return Err(BenchError::EditNotFound { id: id.clone() });
+        };
+        let mut edited = (*entry).clone();
+        let wording = format!("{probe}，{}", entry.question);
+        edited.alternates.push(wording.clone());
+        let start = Instant::now();
+        engine.apply(&[], vec![edited])?;
+        let reply = engine.ask(&wording);
+        let elapsed = start.elapsed();
+        if reply.entry.as_ref().is_none_or(|e| &e.id != id) {
+            return Err(BenchError::EditNotFound { id: id.clone() });
+        }
+        runs_ms.push(elapsed.as_secs_f64() * 1e3);
+    }
+    Ok(runs_ms)
 }
 
 /// Reads an `export` JSONL file: one entry a line, blank lines skipped.
