@@ -119,7 +119,7 @@ pub enum Command {
     /// 请用 release 版本（cargo build --release）在空闲的机器上运行。
     Bench {
         /// 把知识库扩充（或均匀抽取）到这么多条目
-        #[arg(long, conflicts_with = "corpus", value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+        #[arg(long, value_name = "N", conflicts_with = "corpus", value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
         entries: Option<u64>,
         /// 用导出的语料文件（export 的 JSONL 格式）原样测试
         #[arg(long, value_name = "FILE.jsonl")]
@@ -133,8 +133,8 @@ pub enum Command {
         /// 把计时用的问题存成文件（每行一个）
         #[arg(long, value_name = "FILE")]
         save_questions: Option<PathBuf>,
-        /// 计时的问题数：内置问题集的大小，或问题文件循环提问的总次数
-        #[arg(long, default_value_t = crate::bench::DEFAULT_TIMED_QUESTIONS as u64, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+        /// 计时的问题数：内置问题集的大小；用问题文件时至少提问这么多次（文件较短时循环提问）
+        #[arg(long, value_name = "N", default_value_t = crate::bench::DEFAULT_TIMED_QUESTIONS as u64, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
         question_count: u64,
         /// 在这个目录里准备测试用的知识库和索引并保留（默认用临时目录，测完删除）
         #[arg(long, value_name = "DIR")]
