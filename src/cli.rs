@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
+use crate::bench::{BenchConfig, CorpusSource, QuestionSource};
 use crate::engine::Engine;
 use crate::export::ExportFormat;
 use crate::knowledge;
@@ -111,6 +112,37 @@ pub enum Command {
     Event(EventCommand),
     /// 检查知识库，逐条报告问题
     Check,
+    /// 性能基准测试：延迟、吞吐、内存、建索引、编辑生效和启动时间
+    ///
+    /// 在临时目录里建索引并测量，不动数据目录。默认用知识库原样；
+    /// --entries 把知识库按固定规则扩充到指定条数（同样的知识库得到同样的语料）。
+    /// 请用 release 版本（cargo build --release）在空闲的机器上运行。
+    Bench {
+        /// 把知识库扩充（或均匀抽取）到这么多条目
+        #[arg(long, value_name = "N", conflicts_with = "corpus", value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+        entries: Option<u64>,
+        /// 用导出的语料文件（export 的 JSONL 格式）原样测试
+        #[arg(long, value_name = "FILE.jsonl")]
+        corpus: Option<PathBuf>,
+        /// 把测试用的语料存成 export 的 JSONL 格式，供对比的引擎使用同样的条目
+        #[arg(long, value_name = "FILE.jsonl")]
+        save_corpus: Option<PathBuf>,
+        /// 问题文件（每行一个），代替内置的问题集
+        #[arg(long, value_name = "FILE")]
+        questions: Option<PathBuf>,
+        /// 把计时用的问题存成文件（每行一个）
+        #[arg(long, value_name = "FILE")]
+        save_questions: Option<PathBuf>,
+        /// 计时的问题数：内置问题集的大小；用问题文件时至少提问这么多次（文件较短时循环提问）
+        #[arg(long, value_name = "N", default_value_t = crate::bench::DEFAULT_TIMED_QUESTIONS as u64, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+        question_count: u64,
+        /// 在这个目录里准备测试用的知识库和索引并保留（默认用临时目录，测完删除）
+        #[arg(long, value_name = "DIR")]
+        work_dir: Option<PathBuf>,
+        /// 输出一个 JSON 对象
+        #[arg(long)]
+        json: bool,
+    },
     /// 启动 Telegram 机器人（默认长轮询；给出 --webhook-url 时用 webhook）
     ///
     /// 令牌从环境变量 TELOXIDE_TOKEN 读取，或用 --token-file 指定文件；
@@ -407,6 +439,32 @@ fn execute(cli: Cli) -> Result<(), CliError> {
             }
         }
         Command::Check => check(knowledge_dir),
+        Command::Bench {
+            entries,
+            corpus,
+            save_corpus,
+            questions,
+            save_questions,
+            question_count,
+            work_dir,
+            json,
+        } => {
+            let config = BenchConfig {
+                corpus: match (entries, corpus) {
+                    (Some(n), _) => CorpusSource::Grown(n as usize),
+                    (None, Some(path)) => CorpusSource::File(path),
+                    (None, None) => CorpusSource::Shipped,
+                },
+                questions: questions.map_or(QuestionSource::BuiltIn, QuestionSource::File),
+                timed_questions: question_count as usize,
+                save_corpus,
+                save_questions,
+                // Start-up is timed on this very binary, as an operator runs it.
+                binary: std::env::current_exe().ok(),
+                work_dir,
+            };
+            bench(knowledge_dir, &config, json)
+        }
         Command::Serve {
             token_file,
             api_url,
@@ -438,6 +496,37 @@ fn execute(cli: Cli) -> Result<(), CliError> {
             crate::telegram::serve(config, services).map_err(telegram_error)
         }
     }
+}
+
+fn bench(knowledge_dir: Option<&Path>, config: &BenchConfig, json: bool) -> Result<(), CliError> {
+    let (knowledge, problems) =
+        knowledge::load_shipped(knowledge_dir).map_err(|p| CliError::input(p.to_string()))?;
+    if !problems.is_empty() {
+        eprintln!(
+            "提示：知识库有 {} 处问题，运行 safety-bot check 查看详情。",
+            problems.len()
+        );
+    }
+    if knowledge.entries.is_empty() {
+        return Err(CliError::input(format!(
+            "{} 里没有任何条目",
+            knowledge::shipped_place(knowledge_dir)
+        )));
+    }
+    let mut progress = |line: &str| eprintln!("… {line}");
+    let report = crate::bench::run(knowledge, config, &mut progress).map_err(|e| {
+        if e.is_bad_input() {
+            CliError::input(e.to_string())
+        } else {
+            CliError::internal(e.to_string())
+        }
+    })?;
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        println!("{}", report.text());
+    }
+    Ok(())
 }
 
 /// Configuration mistakes the operator can fix are bad input (2); a network

@@ -24,8 +24,13 @@
 //! - `telegram`: the Telegram bot (`safety-bot serve`); the only module that
 //!   knows Telegram or teloxide.
 //! - `cli`: the command line; only it turns errors into exit codes.
+//! - `bench`: `safety-bot bench` — latency, throughput, memory, build,
+//!   edit and start-up figures at any corpus size.
+//! - `bench_data`: the corpus grown to a size and the built-in questions.
 
 pub mod analysis;
+pub mod bench;
+pub mod bench_data;
 pub mod chat;
 pub mod cli;
 pub mod draft;

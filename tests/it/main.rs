@@ -12,8 +12,11 @@
 //! - `staff_crash`: kill -9 during an import, then restart: old or new, never half.
 //! - `staff_cli`: the staff commands on the real binary, exit codes and messages.
 //! - `staff_fuzz`: arbitrary bytes into the file readers and imports: never a panic.
+//! - `bench`: `safety-bot bench` runs on a tiny corpus and keeps its JSON
+//!   contract (the figures themselves are measured by hand).
 
 mod behaviour;
+mod bench;
 mod cli;
 mod corpus;
 mod robustness;
