@@ -303,25 +303,23 @@ impl Engine {
         };
         reply.score = best.score;
         reply.coverage = best.coverage;
-        if best.coverage >= config.answer_coverage && best.anchored {
-            reply.outcome = Outcome::Answer;
-            reply.entry = Some(best.prepared.entry.clone());
-            reply.related = candidates[1..]
-                .iter()
-                .filter(|c| c.coverage >= config.related_coverage)
-                .take(3)
-                .map(|c| c.prepared.entry.clone())
-                .collect();
+        // An answer shows up to three related questions; a suggestion
+        // offers three candidates in all, the best first.
+        let (outcome, others) = if best.coverage >= config.answer_coverage && best.anchored {
+            (Outcome::Answer, 3)
         } else if best.coverage >= config.suggest_coverage {
-            reply.outcome = Outcome::Suggest;
-            reply.entry = Some(best.prepared.entry.clone());
-            reply.related = candidates[1..]
-                .iter()
-                .filter(|c| c.coverage >= config.related_coverage)
-                .take(2)
-                .map(|c| c.prepared.entry.clone())
-                .collect();
-        }
+            (Outcome::Suggest, 2)
+        } else {
+            return;
+        };
+        reply.outcome = outcome;
+        reply.entry = Some(best.prepared.entry.clone());
+        reply.related = candidates[1..]
+            .iter()
+            .filter(|c| c.coverage >= config.related_coverage)
+            .take(others)
+            .map(|c| c.prepared.entry.clone())
+            .collect();
     }
 
     /// The query words with their weights and the top candidates with
