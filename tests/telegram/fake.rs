@@ -8,6 +8,12 @@
 //! by `getFile` and served under `/file/bot<token>/<path>` (each download
 //! recorded as a `download` call). Method names arrive in PascalCase from teloxide
 //! and are matched in lower case.
+//!
+//! `enforce_limits` makes it apply Telegram's flood limits (used by the
+//! hand-run load test `examples/telegram_limits.rs`): a message sent over
+//! the limit is answered 429 with `retry_after` and recorded as
+//! `<method>/429`, so waiting for `sendmessage` calls counts only the
+//! messages Telegram would have delivered.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -57,6 +63,64 @@ struct Inner {
     next_message_id: i64,
     /// file_id → (file_path, bytes).
     files: HashMap<String, (String, Vec<u8>)>,
+    limits: Option<FloodLimits>,
+}
+
+/// Telegram's flood limits as sliding one-second windows over the messages
+/// it accepted: at most `overall` in any second, at most `per_chat` in any
+/// second in one chat. Only accepted messages fill the windows (a rejected
+/// one was never delivered).
+pub struct FloodLimits {
+    pub overall: usize,
+    pub per_chat: usize,
+    /// Lower-case methods the windows apply to.
+    pub methods: Vec<String>,
+    accepted: VecDeque<Instant>,
+    accepted_in_chat: HashMap<i64, VecDeque<Instant>>,
+}
+
+impl FloodLimits {
+    pub fn new(overall: usize, per_chat: usize, methods: &[&str]) -> FloodLimits {
+        FloodLimits {
+            overall,
+            per_chat,
+            methods: methods.iter().map(|m| m.to_lowercase()).collect(),
+            accepted: VecDeque::new(),
+            accepted_in_chat: HashMap::new(),
+        }
+    }
+
+    /// Accepts a message to `chat` at `now`, or says how many whole
+    /// seconds to wait (Telegram's `retry_after` is in seconds, at least 1).
+    fn admit(&mut self, chat: i64, now: Instant) -> Result<(), u32> {
+        const WINDOW: Duration = Duration::from_secs(1);
+        let expire = |window: &mut VecDeque<Instant>| {
+            while window
+                .front()
+                .is_some_and(|t| now.duration_since(*t) >= WINDOW)
+            {
+                window.pop_front();
+            }
+        };
+        expire(&mut self.accepted);
+        let in_chat = self.accepted_in_chat.entry(chat).or_default();
+        expire(in_chat);
+        let mut free_at = None;
+        if self.accepted.len() >= self.overall {
+            free_at = self.accepted.front().map(|t| *t + WINDOW);
+        }
+        if in_chat.len() >= self.per_chat {
+            let chat_free = in_chat.front().map(|t| *t + WINDOW);
+            free_at = free_at.max(chat_free);
+        }
+        if let Some(free_at) = free_at {
+            let wait = free_at.saturating_duration_since(now);
+            return Err((wait.as_secs_f64().ceil() as u32).max(1));
+        }
+        in_chat.push_back(now);
+        self.accepted.push_back(now);
+        Ok(())
+    }
 }
 
 struct Shared {
@@ -99,6 +163,7 @@ impl FakeBotApi {
                 holds: HashMap::new(),
                 next_message_id: 1000,
                 files: HashMap::new(),
+                limits: None,
             }),
             updates_changed: Notify::new(),
             calls_changed: Notify::new(),
@@ -141,6 +206,12 @@ impl FakeBotApi {
         };
         self.shared.updates_changed.notify_waiters();
         id
+    }
+
+    /// From now on, answers messages over `limits` with 429.
+    #[allow(dead_code)] // only the load test example enforces limits
+    pub fn enforce_limits(&self, limits: FloodLimits) {
+        self.shared.lock().limits = Some(limits);
     }
 
     /// Answers the next call of `method` with `fault` (several queue up).
@@ -311,12 +382,27 @@ async fn handle(
         if method == "getupdates" {
             confirm(&mut inner, &body);
         }
+        let now = Instant::now();
+        let chat_id = body["chat_id"]
+            .as_i64()
+            .or_else(|| body["chat_id"].as_str().and_then(|s| s.parse().ok()))
+            .unwrap_or(0);
+        let flood = match &mut inner.limits {
+            Some(limits) if limits.methods.contains(&method) => limits.admit(chat_id, now).err(),
+            _ => None,
+        };
         inner.calls.push(Call {
-            method: method.clone(),
+            method: match flood {
+                Some(_) => format!("{method}/429"),
+                None => method.clone(),
+            },
             body: body.clone(),
-            at: Instant::now(),
+            at: now,
         });
-        let fault = inner.faults.get_mut(&method).and_then(VecDeque::pop_front);
+        let fault = match flood {
+            Some(seconds) => Some(Fault::RetryAfter(seconds)),
+            None => inner.faults.get_mut(&method).and_then(VecDeque::pop_front),
+        };
         (fault, inner.holds.get(&method).cloned())
     };
     shared.calls_changed.notify_waiters();
