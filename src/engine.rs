@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use crate::analysis::{Analyzer, OFF_SERVICE_WORDS};
 use crate::index::{IndexError, SearchIndex, entry_key};
@@ -62,6 +62,27 @@ const EVERYDAY_RATIO: f32 = 20.0;
 /// Closeness from which a question counts as one of the entry's wordings.
 const SAME_WORDING: f32 = 0.9;
 
+/// Related questions under an answer (a suggestion offers one fewer).
+const MAX_RELATED: usize = 3;
+
+/// Room for rounding between a candidate's bound and its score.
+const BOUND_SLACK: f32 = 1e-4;
+
+/// How much of the ranking must be exact.
+#[derive(Debug, Clone, Copy)]
+enum Depth {
+    /// Every candidate the index found, scored (`ask --explain`).
+    All,
+    /// The first candidate and the next `related` that have enough coverage
+    /// to be shown as related questions; candidates that cannot reach those
+    /// places are left out.
+    Best { related: usize },
+}
+
+/// Separates the cached content words of a wording; analysed words hold
+/// only word characters, never a line break.
+const WORD_SEPARATOR: char = '\n';
+
 /// An entry with its text prepared for coverage checks.
 struct Prepared {
     entry: Arc<Entry>,
@@ -70,6 +91,12 @@ struct Prepared {
     /// Normalised keywords, in one string.
     keyword_text: String,
     answer_text: String,
+    /// Content words of each wording, segmented on first use: closeness
+    /// needs them for every candidate of every question, and segmenting
+    /// them again each time was a quarter of the cost of a question. One
+    /// string per wording, words separated by `WORD_SEPARATOR`, so the
+    /// cache costs one allocation per wording, not one per word.
+    wording_words: OnceLock<Vec<Box<str>>>,
 }
 
 impl Prepared {
@@ -82,6 +109,7 @@ impl Prepared {
             wordings,
             keyword_text,
             answer_text,
+            wording_words: OnceLock::new(),
         }
     }
 }
@@ -244,7 +272,10 @@ impl Engine {
             self.attach_card_entry(&mut reply);
             return reply;
         }
-        let candidates = match self.rank(&normalized, &query.words, &query.grams) {
+        let depth = Depth::Best {
+            related: MAX_RELATED,
+        };
+        let candidates = match self.rank(&normalized, &query.words, &query.grams, depth) {
             Ok(candidates) => candidates,
             Err(error) => {
                 tracing::error!(%error, "search failed");
@@ -266,7 +297,14 @@ impl Engine {
         if query.words.is_empty() && query.grams.is_empty() {
             return None;
         }
-        let candidates = self.rank(&normalized, &query.words, &query.grams).ok()?;
+        let candidates = self
+            .rank(
+                &normalized,
+                &query.words,
+                &query.grams,
+                Depth::Best { related: 0 },
+            )
+            .ok()?;
         candidates
             .into_iter()
             .next()
@@ -306,7 +344,7 @@ impl Engine {
         // An answer shows up to three related questions; a suggestion
         // offers three candidates in all, the best first.
         let (outcome, others) = if best.coverage >= config.answer_coverage && best.anchored {
-            (Outcome::Answer, 3)
+            (Outcome::Answer, MAX_RELATED)
         } else if best.coverage >= config.suggest_coverage {
             (Outcome::Suggest, 2)
         } else {
@@ -329,7 +367,7 @@ impl Engine {
         let query = self.analyzer.analyze_query(&normalized);
         let weights = self.term_weights(&query.words);
         let candidates = self
-            .rank(&normalized, &query.words, &query.grams)
+            .rank(&normalized, &query.words, &query.grams, Depth::All)
             .unwrap_or_default();
         let explained = candidates
             .into_iter()
@@ -346,12 +384,14 @@ impl Engine {
         (weights, explained)
     }
 
-    /// Candidate entries for a question, best first.
+    /// Candidate entries for a question, best first: every candidate the
+    /// index found (`Depth::All`), or only as many as decide the reply.
     fn rank(
         &self,
         normalized: &str,
         words: &[String],
         grams: &[String],
+        depth: Depth,
     ) -> Result<Vec<Candidate>, IndexError> {
         let mut expanded: Vec<String> = words.to_vec();
         for word in words {
@@ -392,30 +432,84 @@ impl Engine {
             .filter(|(_, _, domain)| *domain)
             .map(|(w, _, _)| w.as_str())
             .collect();
+        let terms = self.query_terms(&weights);
         let total: f32 = weights.iter().map(|(_, w)| w).sum();
-        let mut candidates: Vec<Candidate> = by_entry
+        // Coverage and BM25 for every candidate, and from them the highest
+        // score each could reach: closeness is the harmonic mean of a share
+        // of the question a wording holds (at most the coverage) and a share
+        // at most 1, so it is at most 2c/(1+c). Closeness — the costly part,
+        // which segments and searches every wording — is then worked out
+        // best bound first, only until no candidate left could change the
+        // first places of the ranking.
+        let mut pending: Vec<(usize, Candidate)> = by_entry
             .into_iter()
-            .map(|(prepared, bm25)| {
-                let coverage = self.coverage(&weights, total, &prepared);
-                let closeness = self.closeness(normalized, &weights, &prepared);
-                // A question that is essentially one of the entry's own
-                // wordings is anchored by it: staff wrote that wording.
-                let anchored =
-                    closeness >= SAME_WORDING || self.anchored(&weights, &domain_words, &prepared);
-                let bm25_rel = bm25 / top_bm25;
-                let score = 0.5 * coverage + 0.3 * closeness + 0.2 * bm25_rel;
-                Candidate {
+            .enumerate()
+            .map(|(order, (prepared, bm25))| {
+                let coverage = coverage(&terms, total, &prepared);
+                let bound = 0.5 * coverage
+                    + 0.3 * (2.0 * coverage / (1.0 + coverage))
+                    + 0.2 * (bm25 / top_bm25);
+                let candidate = Candidate {
                     prepared,
                     bm25,
                     coverage,
-                    closeness,
-                    score,
-                    anchored,
-                }
+                    closeness: 0.0,
+                    score: bound,
+                    anchored: false,
+                };
+                (order, candidate)
             })
             .collect();
-        candidates.sort_by(|a, b| b.score.total_cmp(&a.score).then(b.bm25.total_cmp(&a.bm25)));
+        pending.sort_by(|(_, a), (_, b)| b.score.total_cmp(&a.score));
+        // Sorted as the final ranking: score, then BM25, then the index's
+        // order.
+        let ranking = |(ia, a): &(usize, Candidate), (ib, b): &(usize, Candidate)| {
+            b.score
+                .total_cmp(&a.score)
+                .then(b.bm25.total_cmp(&a.bm25))
+                .then(ia.cmp(ib))
+        };
+        let mut scored: Vec<(usize, Candidate)> = Vec::with_capacity(pending.len());
+        for (order, mut candidate) in pending {
+            if let Depth::Best { related } = depth
+                && self.settled(&scored, candidate.score + BOUND_SLACK, related)
+            {
+                break;
+            }
+            candidate.closeness = self.closeness(normalized, &terms, total, &candidate.prepared);
+            candidate.score = 0.5 * candidate.coverage
+                + 0.3 * candidate.closeness
+                + 0.2 * (candidate.bm25 / top_bm25);
+            scored.push((order, candidate));
+            scored.sort_by(ranking);
+        }
+        let mut candidates: Vec<Candidate> = scored.into_iter().map(|(_, c)| c).collect();
+        // Only the first candidate's anchoring decides anything. A question
+        // that is essentially one of the entry's own wordings is anchored
+        // by it: staff wrote that wording.
+        if let Some(best) = candidates.first_mut() {
+            best.anchored = best.closeness >= SAME_WORDING
+                || self.anchored(&weights, &domain_words, &best.prepared);
+        }
         Ok(candidates)
+    }
+
+    /// Whether the first candidate and the first `related` after it with
+    /// enough coverage for a related question all score above `bound`, so
+    /// no candidate still unscored can displace them.
+    fn settled(&self, scored: &[(usize, Candidate)], bound: f32, related: usize) -> bool {
+        let mut ahead = scored
+            .iter()
+            .map(|(_, c)| c)
+            .take_while(|c| c.score > bound);
+        if ahead.next().is_none() {
+            return false;
+        }
+        related == 0
+            || ahead
+                .filter(|c| c.coverage >= self.config.related_coverage)
+                .nth(related - 1)
+                .is_some()
     }
 
     /// How much a query word weighs: rarer in the indexed wordings weighs
@@ -468,49 +562,28 @@ impl Engine {
         weights
     }
 
-    /// How much of the question an entry speaks about: for each of its
-    /// wordings, the weighted share of query words it holds (a synonym
-    /// counts), where a word the wording lacks still earns 0.7 from the
-    /// entry's keywords or 0.6 from its answer, and a longer word only partly
-    /// there (a typo: 灭火气) earns in proportion. The best wording counts,
-    /// so an entry cannot cover a question by pooling unrelated alternates.
-    fn coverage(&self, weights: &[(String, f32)], total: f32, prepared: &Prepared) -> f32 {
-        if total <= 0.0 {
-            return 0.0;
-        }
-        let fallback: Vec<f32> = weights
+    /// The weighed query words with what rescoring needs of each, looked
+    /// up once per question rather than once per candidate and wording.
+    fn query_terms<'a>(&'a self, weights: &'a [(String, f32)]) -> Vec<QueryTerm<'a>> {
+        weights
             .iter()
-            .map(|(term, _)| {
-                if self.contains_term(&prepared.keyword_text, term) {
-                    0.7
-                } else if self.contains_term(&prepared.answer_text, term) {
-                    0.6
+            .map(|(text, weight)| {
+                let curated = self.analyzer.is_domain_term(text);
+                let chars: Vec<char> = text.chars().collect();
+                // A curated word is never credited in part.
+                let pairs = if curated || chars.len() < 3 {
+                    Vec::new()
                 } else {
-                    0.0
+                    chars.windows(2).map(|p| p.iter().collect()).collect()
+                };
+                QueryTerm {
+                    text,
+                    weight: *weight,
+                    synonyms: self.analyzer.synonyms_of(text),
+                    pairs,
                 }
             })
-            .collect();
-        let mut best: f32 = 0.0;
-        for wording in &prepared.wordings {
-            let held: f32 = weights
-                .iter()
-                .zip(&fallback)
-                .map(|((term, weight), fallback)| {
-                    let credit = if self.contains_term(wording, term) {
-                        1.0
-                    } else {
-                        fallback.max(if self.analyzer.is_domain_term(term) {
-                            0.0
-                        } else {
-                            partial_credit(term, wording)
-                        })
-                    };
-                    weight * credit
-                })
-                .sum();
-            best = best.max(held / total);
-        }
-        best
+            .collect()
     }
 
     /// Whether the entry speaks of a domain word of the question: everyday
@@ -544,45 +617,56 @@ impl Engine {
     /// How close the question is to the single nearest wording: the harmonic
     /// mean of the share of the question the wording holds and the share of
     /// the wording the question holds.
-    fn closeness(&self, normalized: &str, weights: &[(String, f32)], prepared: &Prepared) -> f32 {
-        let total: f32 = weights.iter().map(|(_, w)| w).sum();
+    fn closeness(
+        &self,
+        normalized: &str,
+        terms: &[QueryTerm],
+        total: f32,
+        prepared: &Prepared,
+    ) -> f32 {
         if total <= 0.0 {
             return 0.0;
         }
-        let mut best: f32 = 0.0;
-        for wording in &prepared.wordings {
-            let held: f32 = weights
+        let all_words = prepared.wording_words.get_or_init(|| {
+            prepared
+                .wordings
                 .iter()
-                .filter(|(term, _)| {
-                    wording.contains(term.as_str())
-                        || self
-                            .analyzer
-                            .synonyms_of(term)
-                            .iter()
-                            .any(|s| wording.contains(s.as_str()))
+                .map(|w| {
+                    let words = self.analyzer.content_words(w);
+                    debug_assert!(words.iter().all(|w| !w.contains(WORD_SEPARATOR)));
+                    words.join(&WORD_SEPARATOR.to_string()).into_boxed_str()
                 })
-                .map(|(_, w)| w)
+                .collect()
+        });
+        let mut best: f32 = 0.0;
+        for (wording, wording_words) in prepared.wordings.iter().zip(all_words) {
+            let held: f32 = terms
+                .iter()
+                .filter(|term| term.is_in(wording))
+                .map(|term| term.weight)
                 .sum::<f32>()
                 / total;
             if held <= best {
                 continue;
             }
-            let wording_words = self.analyzer.content_words(wording);
             if wording_words.is_empty() {
                 continue;
             }
-            let present = wording_words
-                .iter()
-                .filter(|w| {
-                    normalized.contains(w.as_str())
-                        || self
-                            .analyzer
-                            .synonyms_of(w)
-                            .iter()
-                            .any(|s| normalized.contains(s.as_str()))
-                })
-                .count() as f32
-                / wording_words.len() as f32;
+            let mut count = 0usize;
+            let mut found = 0usize;
+            for word in wording_words.split(WORD_SEPARATOR) {
+                count += 1;
+                if normalized.contains(word)
+                    || self
+                        .analyzer
+                        .synonyms_of(word)
+                        .iter()
+                        .any(|s| normalized.contains(s.as_str()))
+                {
+                    found += 1;
+                }
+            }
+            let present = found as f32 / count as f32;
             if held + present > 0.0 {
                 best = best.max(2.0 * held * present / (held + present));
             }
@@ -591,21 +675,238 @@ impl Engine {
     }
 }
 
-/// Credit for a word of three or more characters that a text holds only in
-/// part: 0.7 times the share of its character pairs found there.
-fn partial_credit(term: &str, text: &str) -> f32 {
-    let chars: Vec<char> = term.chars().collect();
-    if chars.len() < 3 {
+/// A query word as rescoring sees it.
+struct QueryTerm<'a> {
+    text: &'a str,
+    weight: f32,
+    synonyms: &'a [String],
+    /// The word's character pairs, when it may earn partial credit: three
+    /// or more characters and not curated vocabulary (a typo of a long word,
+    /// 灭火气, still finds most of 灭火器's pairs).
+    pairs: Vec<String>,
+}
+
+impl QueryTerm<'_> {
+    /// Whether a text holds the word or one of its synonyms.
+    fn is_in(&self, text: &str) -> bool {
+        text.contains(self.text) || self.synonyms.iter().any(|s| text.contains(s.as_str()))
+    }
+
+    /// Credit for a word a text holds only in part: 0.7 times the share of
+    /// its character pairs found there.
+    fn partial_credit(&self, text: &str) -> f32 {
+        if self.pairs.is_empty() {
+            return 0.0;
+        }
+        let found = self
+            .pairs
+            .iter()
+            .filter(|pair| text.contains(pair.as_str()))
+            .count();
+        0.7 * found as f32 / self.pairs.len() as f32
+    }
+}
+
+/// The most a word missing from a wording can earn (0.7, from the keywords
+/// or in part), with room for rounding.
+const MISSING_CREDIT_CAP: f32 = 0.7001;
+
+/// How much of the question an entry speaks about: for each of its
+/// wordings, the weighted share of query words it holds (a synonym counts),
+/// where a word the wording lacks still earns 0.7 from the entry's keywords
+/// or 0.6 from its answer, and a longer word only partly there (a typo:
+/// 灭火气) earns in proportion. The best wording counts, so an entry cannot
+/// cover a question by pooling unrelated alternates.
+///
+/// Wordings are tried most promising first, and one that could not beat the
+/// best so far even with every missing word at the cap is skipped; the
+/// keywords and the (long) answer are searched only for words a wording
+/// still being scored lacks, once per entry.
+fn coverage(terms: &[QueryTerm], total: f32, prepared: &Prepared) -> f32 {
+    if total <= 0.0 {
         return 0.0;
     }
-    let mut pair = String::new();
-    let found = chars
-        .windows(2)
-        .filter(|p| {
-            pair.clear();
-            pair.extend(p.iter());
-            text.contains(pair.as_str())
+    let mut held_by: Vec<(Vec<bool>, f32)> = prepared
+        .wordings
+        .iter()
+        .map(|wording| {
+            let held: Vec<bool> = terms.iter().map(|term| term.is_in(wording)).collect();
+            let bound: f32 = terms
+                .iter()
+                .zip(&held)
+                .map(|(term, held)| term.weight * if *held { 1.0 } else { MISSING_CREDIT_CAP })
+                .sum();
+            (held, bound)
         })
-        .count();
-    0.7 * found as f32 / (chars.len() - 1) as f32
+        .collect();
+    let mut order: Vec<usize> = (0..held_by.len()).collect();
+    order.sort_by(|a, b| held_by[*b].1.total_cmp(&held_by[*a].1));
+    let mut fallback: Vec<Option<f32>> = vec![None; terms.len()];
+    let mut best: f32 = 0.0;
+    for at in order {
+        let (held, bound) = &mut held_by[at];
+        if *bound / total <= best {
+            break;
+        }
+        let wording = &prepared.wordings[at];
+        let sum: f32 = terms
+            .iter()
+            .zip(held.iter())
+            .enumerate()
+            .map(|(i, (term, held))| {
+                let credit = if *held {
+                    1.0
+                } else {
+                    let fallback = *fallback[i].get_or_insert_with(|| {
+                        if term.is_in(&prepared.keyword_text) {
+                            0.7
+                        } else if term.is_in(&prepared.answer_text) {
+                            0.6
+                        } else {
+                            0.0
+                        }
+                    });
+                    fallback.max(term.partial_credit(wording))
+                };
+                term.weight * credit
+            })
+            .sum();
+        best = best.max(sum / total);
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench_data::builtin_questions;
+    use crate::knowledge::load_embedded;
+
+    /// The engine on the shipped corpus and 600 of the benchmark's
+    /// questions about it (perturbed wordings, out-of-scope, small talk).
+    fn engine_and_questions() -> (Engine, Vec<String>) {
+        let (knowledge, _) = load_embedded();
+        let questions = builtin_questions(&knowledge.entries, &knowledge.synonyms, 600);
+        (Engine::in_memory(knowledge).unwrap(), questions)
+    }
+
+    /// Coverage as defined, every wording scored in full: what the pruned
+    /// `coverage` must equal.
+    fn coverage_in_full(terms: &[QueryTerm], total: f32, prepared: &Prepared) -> f32 {
+        if total <= 0.0 {
+            return 0.0;
+        }
+        let fallback: Vec<f32> = terms
+            .iter()
+            .map(|term| {
+                if term.is_in(&prepared.keyword_text) {
+                    0.7
+                } else if term.is_in(&prepared.answer_text) {
+                    0.6
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        prepared
+            .wordings
+            .iter()
+            .map(|wording| {
+                let held: f32 = terms
+                    .iter()
+                    .zip(&fallback)
+                    .map(|(term, fallback)| {
+                        let credit = if term.is_in(wording) {
+                            1.0
+                        } else {
+                            fallback.max(term.partial_credit(wording))
+                        };
+                        term.weight * credit
+                    })
+                    .sum();
+                held / total
+            })
+            .fold(0.0, f32::max)
+    }
+
+    #[test]
+    fn pruned_coverage_equals_coverage_in_full() {
+        let (engine, questions) = engine_and_questions();
+        let entries: Vec<Arc<Prepared>> = engine.read_entries().values().cloned().collect();
+        let mut compared = 0;
+        for question in questions.iter().step_by(10) {
+            let query = engine.analyzer.analyze_query(&normalize(question));
+            let weights = engine.term_weights(&query.words);
+            let terms = engine.query_terms(&weights);
+            let total: f32 = weights.iter().map(|(_, w)| w).sum();
+            for prepared in &entries {
+                let pruned = coverage(&terms, total, prepared);
+                let full = coverage_in_full(&terms, total, prepared);
+                assert_eq!(pruned, full, "{question} / {}", prepared.entry.id);
+                compared += 1;
+            }
+        }
+        assert!(compared > 10_000, "{compared}");
+    }
+
+    /// Scoring only the candidates that can reach the first places gives
+    /// the same best candidate and the same related questions as scoring
+    /// them all.
+    #[test]
+    fn the_first_places_are_the_same_as_with_every_candidate_scored() {
+        let (engine, questions) = engine_and_questions();
+        let related = engine.config.related_coverage;
+        let first_places = |candidates: &[Candidate]| -> Vec<(String, u32, u32)> {
+            let mut places = Vec::new();
+            for (n, c) in candidates.iter().enumerate() {
+                if n == 0 || c.coverage >= related {
+                    places.push((
+                        c.prepared.entry.id.clone(),
+                        c.score.to_bits(),
+                        c.coverage.to_bits(),
+                    ));
+                }
+                if places.len() == 1 + MAX_RELATED {
+                    break;
+                }
+            }
+            places
+        };
+        let mut pruned_away = 0;
+        for question in &questions {
+            let normalized = normalize(question);
+            let query = engine.analyzer.analyze_query(&normalized);
+            let all = engine
+                .rank(&normalized, &query.words, &query.grams, Depth::All)
+                .unwrap();
+            let best = engine
+                .rank(
+                    &normalized,
+                    &query.words,
+                    &query.grams,
+                    Depth::Best {
+                        related: MAX_RELATED,
+                    },
+                )
+                .unwrap();
+            assert_eq!(first_places(&best), first_places(&all), "{question}");
+            if let (Some(a), Some(b)) = (all.first(), best.first()) {
+                let anchored = a.closeness >= SAME_WORDING
+                    || engine.anchored(
+                        &engine.term_weights(&query.words),
+                        &engine
+                            .weigh_terms(&query.words)
+                            .iter()
+                            .filter(|(_, _, domain)| *domain)
+                            .map(|(w, _, _)| w.as_str())
+                            .collect::<Vec<_>>(),
+                        &a.prepared,
+                    );
+                assert_eq!(b.anchored, anchored, "{question}");
+            }
+            pruned_away += all.len() - best.len();
+        }
+        // The pruning does happen: otherwise this test proves nothing.
+        assert!(pruned_away > questions.len(), "{pruned_away}");
+    }
 }
