@@ -6,6 +6,7 @@
 //! ```sh
 //! cargo run --release --example telegram_limits            # 1,000 questions, 300 chats
 //! cargo run --release --example telegram_limits -- 200 50  # fewer
+//! cargo run --release --example telegram_limits -- 1000 300 1000  # pacer windows of 1,000 ms
 //! ```
 //!
 //! The fake applies Telegram's limits as sliding one-second windows over
@@ -13,7 +14,7 @@
 //! 1 a second per chat, answering 429 with `parameters.retry_after` (whole
 //! seconds until the window frees, at least 1) when a message breaks
 //! either. `sendChatAction` ("typing…") is not counted: Telegram's limits
-//! are on messages, and teloxide's `Throttle` does not pace chat actions;
+//! are on messages, and the bot does not pace chat actions;
 //! the report says how many there were and how many would have broken the
 //! windows had they counted.
 //!
@@ -103,6 +104,12 @@ async fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(300)
         .max(1);
+    // A third argument tries other windows in the pacer, in milliseconds
+    // (the production margin otherwise).
+    let window_ms: u64 = args
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(TELEGRAM_LIMITS.window.as_millis() as u64);
 
     let knowledge_dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("knowledge");
     let (knowledge, _) = safety_bot::knowledge::load_dir(&knowledge_dir).expect("shipped corpus");
@@ -112,12 +119,12 @@ async fn main() {
 
     let fake = fake::FakeBotApi::start(TOKEN).await;
     fake.enforce_limits(fake::FloodLimits::new(30, 1, &["sendMessage"]));
-    // Production settings: Telegram's limits in `Throttle`, default retries.
+    // Production settings: the pacer at Telegram's limits, default retries.
     let mut config = Config::new(TOKEN.to_string());
-    assert_eq!(
-        config.limits.messages_per_sec_overall,
-        TELEGRAM_LIMITS.messages_per_sec_overall
-    );
+    assert_eq!(config.limits, TELEGRAM_LIMITS);
+    config.limits.window = Duration::from_millis(window_ms);
+    config.limits.chat_interval = Duration::from_millis(window_ms);
+    let config_is_production = config.limits == TELEGRAM_LIMITS;
     config.api_url = Some(fake.url.clone());
     config.client = Some(
         teloxide::net::default_reqwest_settings()
@@ -235,13 +242,36 @@ async fn main() {
 
     let rejected = fake.calls("sendmessage/429");
     let burst_429 = rejected.len() - calibration_429;
+    let full_window = |which: &str| {
+        rejected
+            .iter()
+            .filter(|c| c.body["_full_window"] == which)
+            .count()
+    };
+    // The shortest gap the fake saw between two accepted messages to one
+    // chat: under a second means Throttle's pacing reached the receiver
+    // compressed.
+    let mut last_in_chat: HashMap<i64, Instant> = HashMap::new();
+    let mut shortest_gap = Duration::MAX;
+    for call in &burst {
+        if let Some(chat) = call.body["chat_id"].as_i64()
+            && let Some(previous) = last_in_chat.insert(chat, call.at)
+        {
+            shortest_gap = shortest_gap.min(call.at.duration_since(previous));
+        }
+    }
     let actions: Vec<Instant> = fake.calls("sendchataction")[actions_before..]
         .iter()
         .map(|c| c.at)
         .collect();
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
-        "burst: {total} questions from {chats} private chats, shipped corpus, production Throttle limits"
+        "burst: {total} questions from {chats} private chats, shipped corpus, pacer: 30 messages per {window_ms} ms overall, 1 per {window_ms} ms per chat{}",
+        if config_is_production {
+            " (production)"
+        } else {
+            ""
+        }
     );
     println!(
         "all answered after {:.2} s (last answer at {:.2} s): {:.1} messages/s; \
@@ -259,6 +289,13 @@ async fn main() {
     println!(
         "429s caused by the bot: {burst_429} in the burst, {calibration_429} during calibration ({} messages)",
         calibration_messages
+    );
+    println!(
+        "429s by full window: overall {}, one chat {}, both {}; shortest gap between two accepted messages to one chat: {:.3} s",
+        full_window("overall"),
+        full_window("chat"),
+        full_window("both"),
+        shortest_gap.as_secs_f64()
     );
     println!(
         "busiest second of accepted sendMessage: {} (limit 30)",

@@ -35,6 +35,7 @@ use crate::store::{FeedbackResult, LoggedQuestion, Store};
 
 use super::TelegramBot;
 use super::callback::{Action, EntryRef, is_entry_id};
+use super::pace::Pacer;
 use super::render::{self, NonText, Outgoing};
 use super::send::{self, Destination, RetryPolicy};
 use super::staffing::{self, StaffDesk};
@@ -42,6 +43,8 @@ use super::staffing::{self, StaffDesk};
 /// What handlers need besides the engine and the store.
 pub struct Context {
     pub retry: RetryPolicy,
+    /// Every message waits here for its slot under Telegram's limits.
+    pub pacer: Pacer,
     /// The staff operations and ids (`None`: no staff side, every staff
     /// command is refused).
     pub desk: Option<Arc<StaffDesk>>,
@@ -270,7 +273,14 @@ async fn on_command(
             render::event(&text)
         }
     };
-    send::send_outgoing(&bot, &context.retry, destination(&message), &outgoing).await?;
+    send::send_outgoing(
+        &bot,
+        &context.retry,
+        &context.pacer,
+        destination(&message),
+        &outgoing,
+    )
+    .await?;
     Ok(())
 }
 
@@ -289,7 +299,7 @@ async fn on_message(
         // In a group a sticker in reply to the bot is chatter, not a question.
         if private {
             let note = render::non_text(non_text_kind(&message));
-            send::send_outgoing(&bot, &context.retry, to, &note).await?;
+            send::send_outgoing(&bot, &context.retry, &context.pacer, to, &note).await?;
         }
         return Ok(());
     };
@@ -297,7 +307,7 @@ async fn on_message(
         && let Some(command) = command_word(text)
     {
         let outgoing = render::unknown_command(command);
-        send::send_outgoing(&bot, &context.retry, to, &outgoing).await?;
+        send::send_outgoing(&bot, &context.retry, &context.pacer, to, &outgoing).await?;
         return Ok(());
     }
     // "@bot 问题" works in a private chat too; the name is no part of it.
@@ -338,7 +348,7 @@ async fn on_message(
         render::reply(&reply)
     });
     let ((), outgoing) = tokio::join!(typing, answer);
-    send::send_outgoing(&bot, &context.retry, to, &outgoing?).await?;
+    send::send_outgoing(&bot, &context.retry, &context.pacer, to, &outgoing?).await?;
     Ok(())
 }
 
@@ -461,15 +471,23 @@ async fn on_callback(
                 render::entry(&entry, &related)
             })
             .await?;
-            send::send_outgoing(&bot, retry, to, &outgoing).await?;
+            send::send_outgoing(&bot, retry, &context.pacer, to, &outgoing).await?;
         }
         Action::Topics => {
             acknowledge(&bot, retry, &query, None).await;
-            send::send_outgoing(&bot, retry, to, &topics_screen(&engine)).await?;
+            send::send_outgoing(&bot, retry, &context.pacer, to, &topics_screen(&engine)).await?;
         }
         Action::BackToTopics => {
             acknowledge(&bot, retry, &query, None).await;
-            replace_or_send(&bot, retry, to, message_id, &topics_screen(&engine)).await?;
+            replace_or_send(
+                &bot,
+                retry,
+                &context.pacer,
+                to,
+                message_id,
+                &topics_screen(&engine),
+            )
+            .await?;
         }
         Action::Category { index, page } => {
             let Some(name) = CATEGORIES.get(index).copied() else {
@@ -478,7 +496,7 @@ async fn on_callback(
             };
             acknowledge(&bot, retry, &query, None).await;
             let outgoing = render::category_page(index, name, &engine.entries_in(name), page);
-            replace_or_send(&bot, retry, to, message_id, &outgoing).await?;
+            replace_or_send(&bot, retry, &context.pacer, to, message_id, &outgoing).await?;
         }
     }
     Ok(())
@@ -508,6 +526,7 @@ async fn acknowledge(
 async fn replace_or_send(
     bot: &TelegramBot,
     retry: &RetryPolicy,
+    pacer: &Pacer,
     to: Destination,
     message_id: MessageId,
     outgoing: &Outgoing,
@@ -525,7 +544,7 @@ async fn replace_or_send(
             Err(error) => tracing::debug!(%error, "无法原地更新分类列表，改为发送新消息"),
         }
     }
-    send::send_outgoing(bot, retry, to, outgoing).await
+    send::send_outgoing(bot, retry, pacer, to, outgoing).await
 }
 
 async fn on_inline_query(

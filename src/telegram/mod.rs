@@ -20,6 +20,7 @@
 
 mod callback;
 mod handlers;
+mod pace;
 mod render;
 mod send;
 mod staffing;
@@ -30,8 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use teloxide::adaptors::throttle::Limits;
-use teloxide::adaptors::{CacheMe, Throttle};
+use teloxide::adaptors::CacheMe;
 use teloxide::dispatching::Dispatcher;
 use teloxide::payloads::SetMyCommandsSetters;
 use teloxide::requests::{Request, Requester, RequesterExt};
@@ -47,29 +47,18 @@ use crate::store::Store;
 
 pub use callback::{Action, EntryRef, MAX_CALLBACK_BYTES, Vote};
 pub use handlers::{Command, HandlerError, schema};
+pub use pace::{PaceLimits, Pacer, TELEGRAM_LIMITS};
 pub use render::{MAX_MESSAGE_UNITS, visible_text, visible_units};
 pub use send::RetryPolicy;
 pub use staffing::{NO_PERMISSION, StaffCommand, StaffDesk};
 
-/// The bot as handlers see it: `getMe` answered once and remembered, every
-/// message paced by teloxide's `Throttle`.
-pub type TelegramBot = CacheMe<Throttle<Bot>>;
+/// The bot as handlers see it: `getMe` answered once and remembered.
+/// Messages are paced by [`Pacer`] on their way out (`send`), not by
+/// teloxide's `Throttle`, whose batches overran Telegram's windows.
+pub type TelegramBot = CacheMe<Bot>;
 
 /// Where Telegram lives unless told otherwise.
 pub const DEFAULT_API_URL: &str = "https://api.telegram.org";
-
-/// Telegram's limits as `Throttle` applies them: one message a second per
-/// chat, 30 a second overall, 20 a minute per supergroup. teloxide counts
-/// private chats and (rare, legacy) basic groups together under
-/// `messages_per_min_chat`; one a second already caps a private chat, so
-/// that count is left at 60 rather than teloxide's 20, which would make a
-/// resident asking quickly wait a minute. A 429 is still obeyed.
-pub const TELEGRAM_LIMITS: Limits = Limits {
-    messages_per_sec_chat: 1,
-    messages_per_sec_overall: 30,
-    messages_per_min_chat: 60,
-    messages_per_min_channel_or_supergroup: 20,
-};
 
 /// How `run` connects and behaves. `Config::new` gives the production
 /// values; tests relax the limits and shorten the waits.
@@ -85,7 +74,8 @@ pub struct Config {
     /// A ready HTTP client (tests: one that ignores proxy variables);
     /// `proxy` is then not used.
     pub client: Option<reqwest::Client>,
-    pub limits: Limits,
+    /// Telegram's flood limits as the bot keeps to them.
+    pub limits: PaceLimits,
     pub retry: RetryPolicy,
     /// Attempts at `getMe` before start-up gives up as unreachable.
     pub startup_attempts: u32,
@@ -316,7 +306,6 @@ pub async fn run(
     };
     let bot: TelegramBot = Bot::with_client(config.token.clone(), client)
         .set_api_url(api_url.clone())
-        .throttle(config.limits)
         .cache_me();
 
     tokio::pin!(shutdown);
@@ -357,6 +346,7 @@ pub async fn run(
     });
     let context = handlers::Context {
         retry: config.retry,
+        pacer: Pacer::new(config.limits),
         desk,
     };
     let mut dispatcher = Dispatcher::builder(bot.clone(), schema())

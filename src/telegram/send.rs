@@ -4,9 +4,10 @@
 //! the `retry_after` Telegram asked for; a network error, a 5xx or a
 //! malformed answer is retried with exponential back-off; anything else (a
 //! 4xx: blocked by the user, bad request) is final, because sending it again
-//! would fail the same way. Messages additionally pass through teloxide's
-//! `Throttle`, which keeps under the per-chat and global limits before
-//! Telegram has to say so.
+//! would fail the same way. Messages go through [`deliver_message`], which
+//! also waits for a slot from the [`Pacer`] before every attempt, so the bot
+//! keeps under Telegram's per-chat and overall limits before Telegram has
+//! to say so.
 //!
 //! Retrying a request whose answer was lost can, rarely, deliver a message
 //! twice; for a safety bot a duplicate is the lesser evil than a missing
@@ -21,6 +22,7 @@ use teloxide::requests::{Output, Payload, Request, Requester};
 use teloxide::types::{ChatId, MessageId, ParseMode, ReplyParameters, ThreadId};
 
 use super::TelegramBot;
+use super::pace::Pacer;
 use super::render::{Outgoing, no_link_preview};
 
 /// How hard [`deliver`] tries.
@@ -116,10 +118,38 @@ pub async fn deliver<R>(policy: &RetryPolicy, request: R) -> Result<Output<R>, R
 where
     R: Request<Err = RequestError>,
 {
+    deliver_paced(policy, None, request).await
+}
+
+/// Sends a message to `chat`: as [`deliver`], each attempt (a retry too is
+/// a message to Telegram) first waiting for its slot from `pacer`.
+pub async fn deliver_message<R>(
+    policy: &RetryPolicy,
+    pacer: &Pacer,
+    chat: ChatId,
+    request: R,
+) -> Result<Output<R>, RequestError>
+where
+    R: Request<Err = RequestError>,
+{
+    deliver_paced(policy, Some((pacer, chat)), request).await
+}
+
+async fn deliver_paced<R>(
+    policy: &RetryPolicy,
+    pace: Option<(&Pacer, ChatId)>,
+    request: R,
+) -> Result<Output<R>, RequestError>
+where
+    R: Request<Err = RequestError>,
+{
     let method = <R::Payload as Payload>::NAME;
     let mut failures = 0;
     let mut flood_waits = 0;
     loop {
+        if let Some((pacer, chat)) = pace {
+            pacer.wait(chat.0).await;
+        }
         let error = match request.send_ref().await {
             Ok(output) => return Ok(output),
             Err(error) => error,
@@ -162,6 +192,7 @@ pub struct Destination {
 pub async fn send_outgoing(
     bot: &TelegramBot,
     policy: &RetryPolicy,
+    pacer: &Pacer,
     to: Destination,
     outgoing: &Outgoing,
 ) -> Result<(), RequestError> {
@@ -190,14 +221,14 @@ pub async fn send_outgoing(
             }
             request
         };
-        match deliver(policy, build(&chunk.html, true)).await {
+        match deliver_message(policy, pacer, to.chat, build(&chunk.html, true)).await {
             Ok(_) => {}
             Err(error) if accepted_anyway(&error) => {
                 tracing::warn!(%error, "Telegram 已接受消息，但答复无法解析");
             }
             Err(RequestError::Api(ApiError::CantParseEntities(description))) => {
                 tracing::error!(%description, "Telegram 不接受消息的 HTML，改发纯文本");
-                deliver(policy, build(&chunk.plain, false)).await?;
+                deliver_message(policy, pacer, to.chat, build(&chunk.plain, false)).await?;
             }
             Err(error) => return Err(error),
         }

@@ -192,6 +192,7 @@ async fn reply(
     send::send_outgoing(
         bot,
         &context.retry,
+        &context.pacer,
         destination(message),
         &render::plain(text),
     )
@@ -245,8 +246,14 @@ pub async fn on_command(
                         if !rows.is_empty() {
                             outgoing.keyboard = Some(InlineKeyboardMarkup::new(rows));
                         }
-                        send::send_outgoing(&bot, &context.retry, destination(&message), &outgoing)
-                            .await?;
+                        send::send_outgoing(
+                            &bot,
+                            &context.retry,
+                            &context.pacer,
+                            destination(&message),
+                            &outgoing,
+                        )
+                        .await?;
                         return Ok(());
                     }
                     Err(error) => {
@@ -279,7 +286,14 @@ pub async fn on_command(
                                 let request = bot
                                     .send_photo(chat, photo)
                                     .caption("每小时提问数（北京时间）");
-                                if let Err(error) = send::deliver(&context.retry, request).await {
+                                if let Err(error) = send::deliver_message(
+                                    &context.retry,
+                                    &context.pacer,
+                                    chat,
+                                    request,
+                                )
+                                .await
+                                {
                                     tracing::warn!(%error, "统计图发送失败");
                                 }
                             }
@@ -342,7 +356,7 @@ pub async fn on_command(
                     let request = bot
                         .send_document(chat, document)
                         .caption("全部问答。改好后直接发回给我即可导入。");
-                    send::deliver(&context.retry, request).await?;
+                    send::deliver_message(&context.retry, &context.pacer, chat, request).await?;
                     return Ok(());
                 }
                 Err(error) => staff_error_text(&error),
@@ -354,7 +368,7 @@ pub async fn on_command(
                 let request = bot
                     .send_document(chat, document)
                     .caption("导入模板：按示例填好后发回给我即可导入。");
-                send::deliver(&context.retry, request).await?;
+                send::deliver_message(&context.retry, &context.pacer, chat, request).await?;
                 return Ok(());
             }
             Err(error) => {
@@ -391,7 +405,7 @@ pub async fn on_command(
             let request = bot
                 .send_message(chat, text)
                 .reply_markup(KeyboardRemove::new());
-            send::deliver(&context.retry, request).await?;
+            send::deliver_message(&context.retry, &context.pacer, chat, request).await?;
             return Ok(());
         }
     };
@@ -470,7 +484,14 @@ pub async fn on_offer(
                 reply_to: None,
                 thread: None,
             };
-            send::send_outgoing(&bot, &context.retry, to, &render::plain(&text)).await?;
+            send::send_outgoing(
+                &bot,
+                &context.retry,
+                &context.pacer,
+                to,
+                &render::plain(&text),
+            )
+            .await?;
         }
         Offer::Add { question } => {
             acknowledge(&bot, &context, &query, "开始新增问答").await;
@@ -512,7 +533,7 @@ async fn send_prompt(
                 .one_time_keyboard(),
         );
     }
-    send::deliver(&context.retry, request).await?;
+    send::deliver_message(&context.retry, &context.pacer, chat, request).await?;
     Ok(())
 }
 
@@ -560,7 +581,7 @@ pub async fn on_draft_message(
                     .send_message(chat, chunk.html)
                     .parse_mode(teloxide::types::ParseMode::Html)
                     .reply_markup(KeyboardRemove::new());
-                send::deliver(&context.retry, request).await?;
+                send::deliver_message(&context.retry, &context.pacer, chat, request).await?;
             }
             Ok(())
         }

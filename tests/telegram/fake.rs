@@ -91,8 +91,9 @@ impl FloodLimits {
     }
 
     /// Accepts a message to `chat` at `now`, or says how many whole
-    /// seconds to wait (Telegram's `retry_after` is in seconds, at least 1).
-    fn admit(&mut self, chat: i64, now: Instant) -> Result<(), u32> {
+    /// seconds to wait (Telegram's `retry_after` is in seconds, at least 1)
+    /// and which window was full: `overall`, `chat` or `both`.
+    fn admit(&mut self, chat: i64, now: Instant) -> Result<(), (u32, &'static str)> {
         const WINDOW: Duration = Duration::from_secs(1);
         let expire = |window: &mut VecDeque<Instant>| {
             while window
@@ -106,16 +107,23 @@ impl FloodLimits {
         let in_chat = self.accepted_in_chat.entry(chat).or_default();
         expire(in_chat);
         let mut free_at = None;
-        if self.accepted.len() >= self.overall {
+        let overall_full = self.accepted.len() >= self.overall;
+        if overall_full {
             free_at = self.accepted.front().map(|t| *t + WINDOW);
         }
-        if in_chat.len() >= self.per_chat {
+        let chat_full = in_chat.len() >= self.per_chat;
+        if chat_full {
             let chat_free = in_chat.front().map(|t| *t + WINDOW);
             free_at = free_at.max(chat_free);
         }
         if let Some(free_at) = free_at {
             let wait = free_at.saturating_duration_since(now);
-            return Err((wait.as_secs_f64().ceil() as u32).max(1));
+            let full = match (overall_full, chat_full) {
+                (true, true) => "both",
+                (true, false) => "overall",
+                _ => "chat",
+            };
+            return Err(((wait.as_secs_f64().ceil() as u32).max(1), full));
         }
         in_chat.push_back(now);
         self.accepted.push_back(now);
@@ -391,16 +399,21 @@ async fn handle(
             Some(limits) if limits.methods.contains(&method) => limits.admit(chat_id, now).err(),
             _ => None,
         };
+        let mut recorded = body.clone();
+        if let (Some((_, full)), Some(fields)) = (flood, recorded.as_object_mut()) {
+            // Which window was full, for the load test's report.
+            fields.insert("_full_window".to_string(), json!(full));
+        }
         inner.calls.push(Call {
             method: match flood {
                 Some(_) => format!("{method}/429"),
                 None => method.clone(),
             },
-            body: body.clone(),
+            body: recorded,
             at: now,
         });
         let fault = match flood {
-            Some(seconds) => Some(Fault::RetryAfter(seconds)),
+            Some((seconds, _)) => Some(Fault::RetryAfter(seconds)),
             None => inner.faults.get_mut(&method).and_then(VecDeque::pop_front),
         };
         (fault, inner.holds.get(&method).cloned())

@@ -23,7 +23,6 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use teloxide::adaptors::throttle::Limits;
 
 use safety_bot::engine::{DecisionConfig, Engine};
 use safety_bot::knowledge::{Entry, Knowledge};
@@ -118,7 +117,7 @@ pub fn long_answer_engine() -> Arc<Engine> {
 /// How a test wants the bot set up.
 pub struct Setup {
     pub engine: Arc<Engine>,
-    /// Real Telegram limits (with `Throttle`'s pacing) or relaxed ones.
+    /// Real Telegram limits (with the bot's pacing) or none.
     pub real_limits: bool,
     pub retry: RetryPolicy,
 }
@@ -211,12 +210,7 @@ impl Harness {
                 .unwrap(),
         );
         if !self.real_limits {
-            config.limits = Limits {
-                messages_per_sec_chat: 1000,
-                messages_per_sec_overall: 1000,
-                messages_per_min_chat: 10_000,
-                messages_per_min_channel_or_supergroup: 10_000,
-            };
+            config.limits = safety_bot::telegram::PaceLimits::UNLIMITED;
         }
         config.retry = self.retry;
         config.poll_timeout = Duration::from_secs(5);

@@ -19,7 +19,7 @@ fn is_answer(body: &serde_json::Value) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_waits_retry_after_then_the_message_goes_out() {
-    // Real limits: the throttle is what honours retry_after for messages.
+    // Real limits: messages are paced, and a 429 still waits retry_after.
     let bot = crate::Harness::start_with(Setup {
         real_limits: true,
         ..Setup::default()
