@@ -591,7 +591,7 @@ fn report_opening(problems: usize, shipped: &ShippedSync) {
 /// Opens the store, the engine and the staff operations together.
 pub fn open(knowledge_dir: Option<&Path>, data_dir: &Path) -> Result<staff::Opened, CliError> {
     let opened = staff::open(knowledge_dir, data_dir).map_err(open_error)?;
-    report_opening(opened.problems.len(), &opened.shipped);
+    report_opening(opened.problems, &opened.shipped);
     Ok(opened)
 }
 

@@ -90,7 +90,9 @@ struct Prepared {
     wordings: Vec<String>,
     /// Normalised keywords, in one string.
     keyword_text: String,
-    answer_text: String,
+    /// The normalised answer, made on first use: only candidates need it,
+    /// and it is most of an entry's text (9 MB at 10,000 entries).
+    answer_text: OnceLock<String>,
     /// Content words of each wording, segmented on first use: closeness
     /// needs them for every candidate of every question, and segmenting
     /// them again each time was a quarter of the cost of a question. One
@@ -100,15 +102,19 @@ struct Prepared {
 }
 
 impl Prepared {
+    fn answer_text(&self) -> &str {
+        self.answer_text
+            .get_or_init(|| normalize(&self.entry.answer))
+    }
+
     fn new(entry: Entry) -> Prepared {
         let wordings: Vec<String> = entry.wordings().map(normalize).collect();
         let keyword_text = normalize(&entry.keywords.join("|"));
-        let answer_text = normalize(&entry.answer);
         Prepared {
             entry: Arc::new(entry),
             wordings,
             keyword_text,
-            answer_text,
+            answer_text: OnceLock::new(),
             wording_words: OnceLock::new(),
         }
     }
@@ -156,7 +162,18 @@ impl Engine {
     /// Opens (or builds) the index under `data_dir` for this knowledge.
     /// Returns the engine and whether the index was rebuilt.
     pub fn open(knowledge: Knowledge, data_dir: &Path) -> Result<(Engine, bool), EngineError> {
-        let analyzer = Analyzer::new(&knowledge.user_dict, &knowledge.synonyms);
+        Engine::open_with_dictionary(knowledge, data_dir, Analyzer::base_dictionary())
+    }
+
+    /// As [`Engine::open`], on jieba's dictionary loaded beforehand
+    /// ([`Analyzer::base_dictionary`], on another thread at start-up).
+    pub fn open_with_dictionary(
+        knowledge: Knowledge,
+        data_dir: &Path,
+        dictionary: jieba_rs::Jieba,
+    ) -> Result<(Engine, bool), EngineError> {
+        let analyzer =
+            Analyzer::with_dictionary(dictionary, &knowledge.user_dict, &knowledge.synonyms);
         let (index, rebuilt) = SearchIndex::open_or_build(data_dir, &knowledge, &analyzer)?;
         Ok((Engine::assemble(knowledge, analyzer, index), rebuilt))
     }
@@ -169,11 +186,13 @@ impl Engine {
     }
 
     fn assemble(knowledge: Knowledge, analyzer: Analyzer, index: SearchIndex) -> Engine {
-        let entries = knowledge
-            .entries
-            .into_iter()
-            .map(|entry| (entry_key(&entry.id), Arc::new(Prepared::new(entry))))
-            .collect();
+        // Normalising every wording and answer is a fifth of a start-up at
+        // 10k entries: spread over the cores.
+        let entries = crate::par::map(knowledge.entries, |entry| {
+            (entry_key(&entry.id), Arc::new(Prepared::new(entry)))
+        })
+        .into_iter()
+        .collect();
         Engine {
             analyzer,
             index,
@@ -760,7 +779,7 @@ fn coverage(terms: &[QueryTerm], total: f32, prepared: &Prepared) -> f32 {
                     let fallback = *fallback[i].get_or_insert_with(|| {
                         if term.is_in(&prepared.keyword_text) {
                             0.7
-                        } else if term.is_in(&prepared.answer_text) {
+                        } else if term.is_in(prepared.answer_text()) {
                             0.6
                         } else {
                             0.0
@@ -801,7 +820,7 @@ mod tests {
             .map(|term| {
                 if term.is_in(&prepared.keyword_text) {
                     0.7
-                } else if term.is_in(&prepared.answer_text) {
+                } else if term.is_in(prepared.answer_text()) {
                     0.6
                 } else {
                     0.0

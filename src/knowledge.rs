@@ -449,6 +449,11 @@ pub struct SourceFile {
 /// Loads a `knowledge/` directory. Returns the knowledge and every problem
 /// found; callers decide whether problems are fatal (`check` says they are).
 pub fn load_dir(dir: &Path) -> Result<(Knowledge, Vec<Problem>), Problem> {
+    Ok(load_sources(&read_dir_sources(dir)?))
+}
+
+/// The files of a knowledge directory, read but not parsed.
+fn read_dir_sources(dir: &Path) -> Result<Vec<SourceFile>, Problem> {
     let listing = std::fs::read_dir(dir).map_err(|e| Problem {
         place: dir.display().to_string(),
         entry: None,
@@ -474,7 +479,38 @@ pub fn load_dir(dir: &Path) -> Result<(Knowledge, Vec<Problem>), Problem> {
             text: std::fs::read_to_string(path).map_err(|e| e.to_string()),
         })
         .collect();
-    Ok(load_sources(&files))
+    Ok(files)
+}
+
+/// The files [`load_shipped`] would load, read but not parsed.
+pub fn read_shipped(dir: Option<&Path>) -> Result<Vec<SourceFile>, Problem> {
+    let default = Path::new("knowledge");
+    match dir {
+        Some(dir) => read_dir_sources(dir),
+        None if default.is_dir() => read_dir_sources(default),
+        None => Ok(embedded_sources()),
+    }
+}
+
+/// A fingerprint of knowledge files as read (names and text) and of the
+/// program reading them: equal fingerprints load to equal knowledge.
+pub fn sources_fingerprint(files: &[SourceFile]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
+    for file in files {
+        for part in [file.name.as_bytes(), file.place.as_bytes()] {
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part);
+        }
+        let (tag, text) = match &file.text {
+            Ok(text) => (0u8, text.as_bytes()),
+            Err(error) => (1u8, error.as_bytes()),
+        };
+        hasher.update([tag]);
+        hasher.update((text.len() as u64).to_le_bytes());
+        hasher.update(text);
+    }
+    hex::encode(&hasher.finalize()[..16])
 }
 
 /// The shipped knowledge: the directory named, else `knowledge/` in the
@@ -500,15 +536,18 @@ pub fn shipped_place(dir: Option<&Path>) -> String {
 /// The corpus shipped inside the binary: `knowledge/` as it was at build
 /// time, so one binary can run with no files beside it.
 pub fn load_embedded() -> (Knowledge, Vec<Problem>) {
-    let files: Vec<SourceFile> = embedded::SHIPPED
+    load_sources(&embedded_sources())
+}
+
+fn embedded_sources() -> Vec<SourceFile> {
+    embedded::SHIPPED
         .iter()
         .map(|(name, text)| SourceFile {
             name: name.to_string(),
             place: format!("内置知识库/{name}"),
             text: Ok(text.to_string()),
         })
-        .collect();
-    load_sources(&files)
+        .collect()
 }
 
 mod embedded {
@@ -518,30 +557,55 @@ mod embedded {
 /// Loads knowledge from files already read: topic files, then the synonyms,
 /// the user dictionary and the emergency cards.
 pub fn load_sources(files: &[SourceFile]) -> (Knowledge, Vec<Problem>) {
+    load_sources_with(files, Topics::Load)
+}
+
+/// Whether [`load_sources_with`] reads the entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topics {
+    Load,
+    /// The entries are not needed (the store already holds them as these
+    /// very files gave them): only the synonyms, the user dictionary and
+    /// the cards are loaded, and a card's link to an entry is not checked.
+    Skip,
+}
+
+/// [`load_sources`], with or without the entries.
+pub fn load_sources_with(files: &[SourceFile], topics: Topics) -> (Knowledge, Vec<Problem>) {
     let special = [SYNONYMS_FILE, CARDS_FILE, USER_DICT_FILE];
     let topic_files: Vec<&SourceFile> = files
         .iter()
         .filter(|f| f.name.ends_with(".toml") && !special.contains(&f.name.as_str()))
+        .filter(|_| topics == Topics::Load)
         .collect();
     let find = |name: &str| files.iter().find(|f| f.name == name);
 
     let mut knowledge = Knowledge::default();
     let mut problems = Vec::new();
     let mut origin: HashMap<String, String> = HashMap::new();
-    for source in topic_files {
-        let place = source.place.clone();
-        let Some(file) = parse_source::<TopicFile>(source, &mut problems) else {
-            continue;
-        };
-        for entry in file.into_entries() {
-            for (field, message) in check_entry(&entry, Strictness::Shipped) {
-                problems.push(Problem {
-                    place: place.clone(),
-                    entry: Some(entry.id.clone()),
-                    field: Some(field.to_string()),
-                    message,
-                });
+    // Parsing and checking the topic files is most of a start-up at 10k
+    // entries and more: spread over the cores, merged in file order.
+    let parsed = crate::par::map(topic_files, |source| {
+        let mut problems = Vec::new();
+        let mut entries = Vec::new();
+        if let Some(file) = parse_source::<TopicFile>(source, &mut problems) {
+            for entry in file.into_entries() {
+                for (field, message) in check_entry(&entry, Strictness::Shipped) {
+                    problems.push(Problem {
+                        place: source.place.clone(),
+                        entry: Some(entry.id.clone()),
+                        field: Some(field.to_string()),
+                        message,
+                    });
+                }
+                entries.push(entry);
             }
+        }
+        (&source.place, entries, problems)
+    });
+    for (place, entries, file_problems) in parsed {
+        problems.extend(file_problems);
+        for entry in entries {
             origin.insert(entry.id.clone(), place.clone());
             knowledge.entries.push(entry);
         }
@@ -638,6 +702,7 @@ pub fn load_sources(files: &[SourceFile]) -> (Knowledge, Vec<Problem>) {
                 problem("source", "缺少来源".into());
             }
             if let Some(entry) = &card.entry
+                && topics == Topics::Load
                 && knowledge.entry(entry).is_none()
             {
                 problem("entry", format!("关联条目 {entry} 不存在"));

@@ -27,6 +27,7 @@
 //! - `bench`: `safety-bot bench` — latency, throughput, memory, build,
 //!   edit and start-up figures at any corpus size.
 //! - `bench_data`: the corpus grown to a size and the built-in questions.
+//! - `par`: work spread over the cores (loading, preparing entries).
 
 pub mod analysis;
 pub mod bench;
@@ -39,6 +40,7 @@ pub mod event;
 pub mod export;
 pub mod index;
 pub mod knowledge;
+pub mod par;
 pub mod reply;
 pub mod report;
 pub mod sheet;

@@ -506,9 +506,15 @@ pub fn entry_hash(entry: &Entry) -> String {
 /// A hash of a list of shipped entries: when it has not changed since the
 /// last sync, the sync reads nothing else.
 pub fn shipped_fingerprint(entries: &[Entry]) -> String {
+    let hashes: Vec<String> = entries.iter().map(entry_hash).collect();
+    fingerprint_of_hashes(&hashes)
+}
+
+/// [`shipped_fingerprint`] from the entries' hashes, in order.
+fn fingerprint_of_hashes(hashes: &[String]) -> String {
     let mut hasher = Sha256::new();
-    for entry in entries {
-        hasher.update(entry_hash(entry).as_bytes());
+    for hash in hashes {
+        hasher.update(hash.as_bytes());
     }
     hex::encode(&hasher.finalize()[..16])
 }
@@ -606,6 +612,24 @@ impl Store {
 
     /// The active entries and the revision mark they correspond to, read
     /// in one transaction so that no change can fall between the two.
+    /// A value kept in the store's `meta` table.
+    pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .connection()
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| {
+                row.get(0)
+            })
+            .optional()?)
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.connection().execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+            [key, value],
+        )?;
+        Ok(())
+    }
+
     pub fn active_entries_with_mark(&self) -> Result<(Vec<Entry>, i64), StoreError> {
         let mut connection = self.connection();
         let tx = connection.transaction()?;
@@ -614,7 +638,7 @@ impl Store {
             [],
             |row| row.get(0),
         )?;
-        let mut entries = Vec::new();
+        let mut rows_read = Vec::new();
         {
             let mut statement = tx.prepare_cached(
                 "SELECT id, content FROM entry WHERE state = 'active' ORDER BY seq, id",
@@ -623,11 +647,14 @@ impl Store {
                 Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
             })?;
             for row in rows {
-                let (id, content) = row?;
-                entries.push(parse_entry(&id, &content)?);
+                rows_read.push(row?);
             }
         }
         tx.commit()?;
+        // Parsing is the costly half of reading every entry at start-up.
+        let entries = crate::par::map(rows_read, |(id, content)| parse_entry(&id, &content))
+            .into_iter()
+            .collect::<Result<Vec<Entry>, StoreError>>()?;
         Ok((entries, mark))
     }
 
@@ -777,8 +804,17 @@ impl Store {
     /// follows the files again. Loading the same files twice changes nothing;
     /// when their fingerprint equals the last sync's, nothing else is read.
     pub fn sync_shipped(&self, shipped: &[Entry]) -> Result<ShippedSync, StoreError> {
-        let shipped: Vec<Entry> = shipped.iter().cloned().map(Entry::tidy).collect();
-        let fingerprint = shipped_fingerprint(&shipped);
+        // Tidying and hashing every entry is most of a start-up's check
+        // that nothing changed: spread over the cores.
+        let (shipped, hashes): (Vec<Entry>, Vec<String>) =
+            crate::par::map(shipped.iter().collect(), |entry: &Entry| {
+                let entry = entry.clone().tidy();
+                let hash = entry_hash(&entry);
+                (entry, hash)
+            })
+            .into_iter()
+            .unzip();
+        let fingerprint = fingerprint_of_hashes(&hashes);
         let mut connection = self.connection();
         let last: Option<String> = connection
             .query_row(
@@ -803,7 +839,7 @@ impl Store {
                 // A repeated id in the files (`check` reports it): the first wins.
                 continue;
             }
-            let hash = entry_hash(entry);
+            let hash = &hashes[position];
             let content = serde_json::to_string(entry).unwrap_or_default();
             let seq = position as i64;
             let Some(row) = read_row(&tx, &entry.id)? else {

@@ -344,3 +344,64 @@ fn the_event_notice_is_kept_with_its_history_and_old_files_are_adopted() {
         None
     );
 }
+
+/// A copy of the fixture knowledge that a test may change.
+fn knowledge_copy() -> tempfile::TempDir {
+    let copy = tempfile::tempdir().unwrap();
+    for file in std::fs::read_dir(fixture_dir()).unwrap() {
+        let path = file.unwrap().path();
+        std::fs::copy(&path, copy.path().join(path.file_name().unwrap())).unwrap();
+    }
+    copy
+}
+
+/// A start with the same knowledge files as the last one does not parse
+/// their entries again (the store holds them); a changed file is loaded
+/// and synced as before, and the problem count survives the shortcut.
+#[test]
+fn unchanged_knowledge_files_are_not_loaded_again() {
+    let files = knowledge_copy();
+    let synonyms = files.path().join("synonyms.toml");
+    let mut text = std::fs::read_to_string(&synonyms).unwrap();
+    text.push_str("\n[[group]]\nterms = [\"孤词\"]\n");
+    std::fs::write(&synonyms, text).unwrap();
+    let data = tempfile::tempdir().unwrap();
+
+    let first = staff::open(Some(files.path()), data.path()).unwrap();
+    assert!(!first.shipped.skipped);
+    assert!(first.shipped.added > 0);
+    assert_eq!(first.problems, 1);
+    let entries = first.engine.entry_count();
+    let answered = answer_id(&first, "家里闻到燃气味怎么办");
+    assert_eq!(answered.as_deref(), Some("gas-smell"));
+    drop(first);
+
+    let second = staff::open(Some(files.path()), data.path()).unwrap();
+    assert!(second.shipped.skipped);
+    assert_eq!(second.problems, 1);
+    assert_eq!(second.engine.entry_count(), entries);
+    assert!(!second.index_rebuilt);
+    assert_eq!(answer_id(&second, "家里闻到燃气味怎么办"), answered);
+    drop(second);
+
+    let gas = files.path().join("gas.toml");
+    let text = std::fs::read_to_string(&gas).unwrap();
+    let changed = text.replacen(
+        "4. 查明原因并修好之前不要再用气。",
+        "4. 查明原因并修好之前不要再用气，也不要自行拆修。",
+        1,
+    );
+    assert_ne!(text, changed);
+    std::fs::write(&gas, changed).unwrap();
+    let third = staff::open(Some(files.path()), data.path()).unwrap();
+    assert!(!third.shipped.skipped);
+    assert_eq!(third.shipped.updated, 1);
+    assert!(
+        third
+            .engine
+            .entry("gas-smell")
+            .unwrap()
+            .answer
+            .contains("也不要自行拆修")
+    );
+}
