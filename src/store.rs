@@ -638,7 +638,16 @@ impl Store {
             [],
             |row| row.get(0),
         )?;
-        let mut rows_read = Vec::new();
+        // Parsing is the costly half of reading every entry at start-up:
+        // rows are parsed on every core, a batch at a time, so the raw text
+        // of only one batch is held beside the parsed entries.
+        const BATCH: usize = 2_000;
+        let parse_batch = |batch: Vec<(String, String)>| -> Result<Vec<Entry>, StoreError> {
+            crate::par::map(batch, |(id, content)| parse_entry(&id, &content))
+                .into_iter()
+                .collect()
+        };
+        let mut entries = Vec::new();
         {
             let mut statement = tx.prepare_cached(
                 "SELECT id, content FROM entry WHERE state = 'active' ORDER BY seq, id",
@@ -646,15 +655,16 @@ impl Store {
             let rows = statement.query_map([], |row| {
                 Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
             })?;
+            let mut batch = Vec::with_capacity(BATCH);
             for row in rows {
-                rows_read.push(row?);
+                batch.push(row?);
+                if batch.len() == BATCH {
+                    entries.extend(parse_batch(std::mem::take(&mut batch))?);
+                }
             }
+            entries.extend(parse_batch(batch)?);
         }
         tx.commit()?;
-        // Parsing is the costly half of reading every entry at start-up.
-        let entries = crate::par::map(rows_read, |(id, content)| parse_entry(&id, &content))
-            .into_iter()
-            .collect::<Result<Vec<Entry>, StoreError>>()?;
         Ok((entries, mark))
     }
 
