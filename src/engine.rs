@@ -711,6 +711,18 @@ impl QueryTerm<'_> {
         text.contains(self.text) || self.synonyms.iter().any(|s| text.contains(s.as_str()))
     }
 
+    /// Credit for a word an entry's wording lacks: 0.7 when its keywords
+    /// hold it, 0.6 when its answer does.
+    fn fallback(&self, prepared: &Prepared) -> f32 {
+        if self.is_in(&prepared.keyword_text) {
+            0.7
+        } else if self.is_in(prepared.answer_text()) {
+            0.6
+        } else {
+            0.0
+        }
+    }
+
     /// Credit for a word a text holds only in part: 0.7 times the share of
     /// its character pairs found there.
     fn partial_credit(&self, text: &str) -> f32 {
@@ -776,15 +788,7 @@ fn coverage(terms: &[QueryTerm], total: f32, prepared: &Prepared) -> f32 {
                 let credit = if *held {
                     1.0
                 } else {
-                    let fallback = *fallback[i].get_or_insert_with(|| {
-                        if term.is_in(&prepared.keyword_text) {
-                            0.7
-                        } else if term.is_in(prepared.answer_text()) {
-                            0.6
-                        } else {
-                            0.0
-                        }
-                    });
+                    let fallback = *fallback[i].get_or_insert_with(|| term.fallback(prepared));
                     fallback.max(term.partial_credit(wording))
                 };
                 term.weight * credit
@@ -815,18 +819,7 @@ mod tests {
         if total <= 0.0 {
             return 0.0;
         }
-        let fallback: Vec<f32> = terms
-            .iter()
-            .map(|term| {
-                if term.is_in(&prepared.keyword_text) {
-                    0.7
-                } else if term.is_in(prepared.answer_text()) {
-                    0.6
-                } else {
-                    0.0
-                }
-            })
-            .collect();
+        let fallback: Vec<f32> = terms.iter().map(|term| term.fallback(prepared)).collect();
         prepared
             .wordings
             .iter()

@@ -50,6 +50,18 @@ pub struct Context {
     pub desk: Option<Arc<StaffDesk>>,
 }
 
+impl Context {
+    /// Sends a reply with this bot's retry policy and pacing.
+    pub async fn send(
+        &self,
+        bot: &TelegramBot,
+        to: Destination,
+        outgoing: &Outgoing,
+    ) -> Result<(), RequestError> {
+        send::send_outgoing(bot, &self.retry, &self.pacer, to, outgoing).await
+    }
+}
+
 /// The commands residents see; the doc comments are the menu text
 /// registered with `setMyCommands`.
 #[derive(BotCommands, Clone, Debug, PartialEq, Eq)]
@@ -273,14 +285,7 @@ async fn on_command(
             render::event(&text)
         }
     };
-    send::send_outgoing(
-        &bot,
-        &context.retry,
-        &context.pacer,
-        destination(&message),
-        &outgoing,
-    )
-    .await?;
+    context.send(&bot, destination(&message), &outgoing).await?;
     Ok(())
 }
 
@@ -299,7 +304,7 @@ async fn on_message(
         // In a group a sticker in reply to the bot is chatter, not a question.
         if private {
             let note = render::non_text(non_text_kind(&message));
-            send::send_outgoing(&bot, &context.retry, &context.pacer, to, &note).await?;
+            context.send(&bot, to, &note).await?;
         }
         return Ok(());
     };
@@ -307,7 +312,7 @@ async fn on_message(
         && let Some(command) = command_word(text)
     {
         let outgoing = render::unknown_command(command);
-        send::send_outgoing(&bot, &context.retry, &context.pacer, to, &outgoing).await?;
+        context.send(&bot, to, &outgoing).await?;
         return Ok(());
     }
     // "@bot 问题" works in a private chat too; the name is no part of it.
@@ -348,7 +353,7 @@ async fn on_message(
         render::reply(&reply)
     });
     let ((), outgoing) = tokio::join!(typing, answer);
-    send::send_outgoing(&bot, &context.retry, &context.pacer, to, &outgoing?).await?;
+    context.send(&bot, to, &outgoing?).await?;
     Ok(())
 }
 
@@ -471,11 +476,11 @@ async fn on_callback(
                 render::entry(&entry, &related)
             })
             .await?;
-            send::send_outgoing(&bot, retry, &context.pacer, to, &outgoing).await?;
+            context.send(&bot, to, &outgoing).await?;
         }
         Action::Topics => {
             acknowledge(&bot, retry, &query, None).await;
-            send::send_outgoing(&bot, retry, &context.pacer, to, &topics_screen(&engine)).await?;
+            context.send(&bot, to, &topics_screen(&engine)).await?;
         }
         Action::BackToTopics => {
             acknowledge(&bot, retry, &query, None).await;

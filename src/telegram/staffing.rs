@@ -189,14 +189,9 @@ async fn reply(
     message: &Message,
     text: &str,
 ) -> Result<(), HandlerError> {
-    send::send_outgoing(
-        bot,
-        &context.retry,
-        &context.pacer,
-        destination(message),
-        &render::plain(text),
-    )
-    .await?;
+    context
+        .send(bot, destination(message), &render::plain(text))
+        .await?;
     Ok(())
 }
 
@@ -246,14 +241,7 @@ pub async fn on_command(
                         if !rows.is_empty() {
                             outgoing.keyboard = Some(InlineKeyboardMarkup::new(rows));
                         }
-                        send::send_outgoing(
-                            &bot,
-                            &context.retry,
-                            &context.pacer,
-                            destination(&message),
-                            &outgoing,
-                        )
-                        .await?;
+                        context.send(&bot, destination(&message), &outgoing).await?;
                         return Ok(());
                     }
                     Err(error) => {
@@ -484,14 +472,7 @@ pub async fn on_offer(
                 reply_to: None,
                 thread: None,
             };
-            send::send_outgoing(
-                &bot,
-                &context.retry,
-                &context.pacer,
-                to,
-                &render::plain(&text),
-            )
-            .await?;
+            context.send(&bot, to, &render::plain(&text)).await?;
         }
         Offer::Add { question } => {
             acknowledge(&bot, &context, &query, "开始新增问答").await;
