@@ -428,14 +428,13 @@ impl Engine {
         };
         let entries = self.read_entries();
         let mut by_entry: Vec<(Arc<Prepared>, f32)> = Vec::new();
+        let mut merged: Vec<u64> = Vec::new();
         for hit in hits {
-            if by_entry
-                .iter()
-                .any(|(p, _)| entry_key(&p.entry.id) == hit.key)
-            {
+            if merged.contains(&hit.key) {
                 continue;
             }
             if let Some(prepared) = entries.get(&hit.key) {
+                merged.push(hit.key);
                 by_entry.push((prepared.clone(), hit.score));
             }
         }
@@ -757,28 +756,28 @@ fn coverage(terms: &[QueryTerm], total: f32, prepared: &Prepared) -> f32 {
     if total <= 0.0 {
         return 0.0;
     }
-    let mut held_by: Vec<(Vec<bool>, f32)> = prepared
-        .wordings
-        .iter()
-        .map(|wording| {
-            let held: Vec<bool> = terms.iter().map(|term| term.is_in(wording)).collect();
-            let bound: f32 = terms
-                .iter()
-                .zip(&held)
-                .map(|(term, held)| term.weight * if *held { 1.0 } else { MISSING_CREDIT_CAP })
-                .sum();
-            (held, bound)
-        })
-        .collect();
-    let mut order: Vec<usize> = (0..held_by.len()).collect();
-    order.sort_by(|a, b| held_by[*b].1.total_cmp(&held_by[*a].1));
-    let mut fallback: Vec<Option<f32>> = vec![None; terms.len()];
+    // Which terms each wording holds, one row per wording in one buffer,
+    // and the most each wording could score.
+    let width = terms.len();
+    let mut held: Vec<bool> = Vec::with_capacity(width * prepared.wordings.len());
+    let mut bounds: Vec<(f32, usize)> = Vec::with_capacity(prepared.wordings.len());
+    for (at, wording) in prepared.wordings.iter().enumerate() {
+        let mut bound = 0.0f32;
+        for term in terms {
+            let has = term.is_in(wording);
+            held.push(has);
+            bound += term.weight * if has { 1.0 } else { MISSING_CREDIT_CAP };
+        }
+        bounds.push((bound, at));
+    }
+    bounds.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut fallback: Vec<Option<f32>> = vec![None; width];
     let mut best: f32 = 0.0;
-    for at in order {
-        let (held, bound) = &mut held_by[at];
-        if *bound / total <= best {
+    for (bound, at) in bounds {
+        if bound / total <= best {
             break;
         }
+        let held = &held[at * width..(at + 1) * width];
         let wording = &prepared.wordings[at];
         let sum: f32 = terms
             .iter()
