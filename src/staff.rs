@@ -171,8 +171,16 @@ pub fn open(knowledge_dir: Option<&Path>, data_dir: &Path) -> Result<Opened, Ope
     // The engine answers from the store's entries. When the shipped files
     // are exactly those the store was last brought in line with, their
     // entries need not be parsed, checked and compared again — at 10,000
-    // entries that was two thirds of a start-up.
-    let unchanged = store.meta(SHIPPED_FILES_KEY)?.as_deref() == Some(files_fingerprint.as_str());
+    // entries that was two thirds of a start-up. The key pairs the files
+    // with the store's own record of the shipped entries, so a sync made
+    // meanwhile from other files (the command line) is never skipped over.
+    let files_key = |store: &Store| -> Result<String, StoreError> {
+        Ok(format!(
+            "{files_fingerprint} {}",
+            store.shipped_fingerprint()?.unwrap_or_default()
+        ))
+    };
+    let unchanged = store.meta(SHIPPED_FILES_KEY)? == Some(files_key(&store)?);
     let (knowledge, problem_count) = if unchanged {
         let (knowledge, _) = knowledge::load_sources_with(&files, knowledge::Topics::Skip);
         let count = store
@@ -202,9 +210,8 @@ pub fn open(knowledge_dir: Option<&Path>, data_dir: &Path) -> Result<Opened, Ope
         opened
             .store
             .set_meta(SHIPPED_PROBLEMS_KEY, &problem_count.to_string())?;
-        opened
-            .store
-            .set_meta(SHIPPED_FILES_KEY, &files_fingerprint)?;
+        let key = files_key(&opened.store)?;
+        opened.store.set_meta(SHIPPED_FILES_KEY, &key)?;
     }
     opened.problems = problem_count;
     Ok(opened)

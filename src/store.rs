@@ -612,6 +612,12 @@ impl Store {
 
     /// The active entries and the revision mark they correspond to, read
     /// in one transaction so that no change can fall between the two.
+    /// The fingerprint of the shipped entries the store was last brought
+    /// in line with (`sync_shipped`), if any.
+    pub fn shipped_fingerprint(&self) -> Result<Option<String>, StoreError> {
+        self.meta("shipped_fingerprint")
+    }
+
     /// A value kept in the store's `meta` table.
     pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(self

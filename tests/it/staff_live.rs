@@ -405,3 +405,37 @@ fn unchanged_knowledge_files_are_not_loaded_again() {
             .contains("也不要自行拆修")
     );
 }
+
+/// The shortcut never skips a sync the command line made meanwhile from
+/// other files: back on the first files, the bot brings the store back in
+/// line with them.
+#[test]
+fn a_sync_from_other_files_in_between_is_not_skipped_over() {
+    let files = knowledge_copy();
+    let data = tempfile::tempdir().unwrap();
+    let gas = files.path().join("gas.toml");
+    let original = std::fs::read_to_string(&gas).unwrap();
+    drop(staff::open(Some(files.path()), data.path()).unwrap());
+
+    let changed = original.replacen(
+        "4. 查明原因并修好之前不要再用气。",
+        "4. 查明原因并修好之前不要再用气，也不要自行拆修。",
+        1,
+    );
+    assert_ne!(original, changed);
+    std::fs::write(&gas, &changed).unwrap();
+    let cli = staff::open_store(Some(files.path()), data.path()).unwrap();
+    assert_eq!(cli.shipped.updated, 1);
+    drop(cli);
+
+    std::fs::write(&gas, &original).unwrap();
+    let bot = staff::open(Some(files.path()), data.path()).unwrap();
+    assert!(!bot.shipped.skipped);
+    assert!(
+        !bot.engine
+            .entry("gas-smell")
+            .unwrap()
+            .answer
+            .contains("也不要自行拆修")
+    );
+}
