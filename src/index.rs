@@ -204,11 +204,11 @@ impl SearchIndex {
     fn add_all(&self, entries: &[Entry], analyzer: &Analyzer) -> Result<(), IndexError> {
         let mut writer: IndexWriter = self.index.writer_with_num_threads(1, BUILD_BUDGET_BYTES)?;
         writer.set_merge_policy(Box::new(NoMergePolicy));
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .clamp(1, 8);
         for batch in entries.chunks(BUILD_BATCH_ENTRIES) {
-            for docs in self.analyse_batch(batch, analyzer, threads) {
+            let analysed = crate::par::map(batch.iter().collect(), |entry: &Entry| {
+                self.documents(entry, analyzer)
+            });
+            for docs in analysed {
                 for doc in docs {
                     writer.add_document(doc)?;
                 }
@@ -222,44 +222,6 @@ impl SearchIndex {
         writer.wait_merging_threads()?;
         self.reader.reload()?;
         Ok(())
-    }
-
-    /// The documents of a batch of entries, in order, analysed on up to
-    /// `threads` threads.
-    fn analyse_batch(
-        &self,
-        batch: &[Entry],
-        analyzer: &Analyzer,
-        threads: usize,
-    ) -> Vec<Vec<TantivyDocument>> {
-        let share = batch.len().div_ceil(threads).max(1);
-        if threads == 1 || batch.len() <= share {
-            return batch.iter().map(|e| self.documents(e, analyzer)).collect();
-        }
-        std::thread::scope(|scope| {
-            let mut parts = batch.chunks(share);
-            let first = parts.next().unwrap_or_default();
-            let helpers: Vec<_> = parts
-                .map(|part| {
-                    scope.spawn(move || {
-                        part.iter()
-                            .map(|e| self.documents(e, analyzer))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            let mut all: Vec<Vec<TantivyDocument>> =
-                first.iter().map(|e| self.documents(e, analyzer)).collect();
-            for helper in helpers {
-                // A helper only panics if analysis itself panics; surface it
-                // here as it would have surfaced on one thread.
-                match helper.join() {
-                    Ok(docs) => all.extend(docs),
-                    Err(panic) => std::panic::resume_unwind(panic),
-                }
-            }
-            all
-        })
     }
 
     fn writer(&self) -> Result<std::sync::MutexGuard<'_, Option<IndexWriter>>, IndexError> {

@@ -505,6 +505,10 @@ pub fn entry_hash(entry: &Entry) -> String {
 
 /// A hash of a list of shipped entries: when it has not changed since the
 /// last sync, the sync reads nothing else.
+/// The `meta` key under which [`Store::sync_shipped`] keeps the
+/// [`shipped_fingerprint`] it last brought the store in line with.
+const SHIPPED_FINGERPRINT_KEY: &str = "shipped_fingerprint";
+
 pub fn shipped_fingerprint(entries: &[Entry]) -> String {
     let hashes: Vec<String> = entries.iter().map(entry_hash).collect();
     fingerprint_of_hashes(&hashes)
@@ -615,7 +619,7 @@ impl Store {
     /// The fingerprint of the shipped entries the store was last brought
     /// in line with (`sync_shipped`), if any.
     pub fn shipped_fingerprint(&self) -> Result<Option<String>, StoreError> {
-        self.meta("shipped_fingerprint")
+        self.meta(SHIPPED_FINGERPRINT_KEY)
     }
 
     /// A value kept in the store's `meta` table.
@@ -831,20 +835,13 @@ impl Store {
             .into_iter()
             .unzip();
         let fingerprint = fingerprint_of_hashes(&hashes);
-        let mut connection = self.connection();
-        let last: Option<String> = connection
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'shipped_fingerprint'",
-                [],
-                |row| row.get(0),
-            )
-            .optional()?;
-        if last.as_deref() == Some(fingerprint.as_str()) {
+        if self.shipped_fingerprint()?.as_deref() == Some(fingerprint.as_str()) {
             return Ok(ShippedSync {
                 skipped: true,
                 ..ShippedSync::default()
             });
         }
+        let mut connection = self.connection();
         let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let at = now();
         let actor = SHIPPED_ACTOR;
@@ -981,8 +978,8 @@ impl Store {
             }
         }
         tx.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES ('shipped_fingerprint', ?1)",
-            [&fingerprint],
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+            [SHIPPED_FINGERPRINT_KEY, fingerprint.as_str()],
         )?;
         tx.commit()?;
         Ok(report)
